@@ -1,0 +1,116 @@
+//! Blobs and their links to repositories: a blob is readable only in a
+//! repository that uploaded, mounted or references it.
+
+use stowage_core::Digest;
+
+use crate::{Meta, MetaError, get, now_ms};
+
+/// A blob as seen from one repository.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlobLink {
+    pub digest: Digest,
+    pub size: u64,
+}
+
+impl Meta {
+    /// The blob `digest` if it is linked to the repository.
+    pub async fn repository_blob(&self, repository_id: i64, digest: &Digest) -> Result<Option<BlobLink>, MetaError> {
+        let row = sqlx::query(
+            "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest \
+             WHERE rb.repository_id = $1 AND rb.digest = $2",
+        )
+        .bind(repository_id)
+        .bind(digest.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(BlobLink {
+                digest: *digest,
+                size: get::<i64>(&r, "size")? as u64,
+            })
+        })
+        .transpose()
+    }
+
+    /// Records a stored blob and links it to the repository (idempotent).
+    pub async fn link_blob(&self, repository_id: i64, digest: &Digest, size: u64) -> Result<(), MetaError> {
+        let mut tx = self.write_tx().await?;
+        link_in(&mut tx, repository_id, digest, size).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Links a blob already linked to `from_repository_id` into `repository_id`
+    /// (a cross-repository mount). `None` when the source has no such blob.
+    pub async fn mount_blob(
+        &self,
+        repository_id: i64,
+        from_repository_id: i64,
+        digest: &Digest,
+    ) -> Result<Option<BlobLink>, MetaError> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(
+            "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest \
+             WHERE rb.repository_id = $1 AND rb.digest = $2",
+        )
+        .bind(from_repository_id)
+        .bind(digest.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let size = get::<i64>(&row, "size")? as u64;
+        link_in(&mut tx, repository_id, digest, size).await?;
+        tx.commit().await?;
+        Ok(Some(BlobLink { digest: *digest, size }))
+    }
+
+    /// Removes a blob's link to the repository, refusing while a manifest there
+    /// references it. Returns whether a link was removed.
+    pub async fn unlink_blob(&self, repository_id: i64, digest: &Digest) -> Result<bool, MetaError> {
+        let mut tx = self.write_tx().await?;
+        let user = sqlx::query(
+            "SELECT manifest_digest FROM manifest_blobs WHERE repository_id = $1 AND blob_digest = $2 LIMIT 1",
+        )
+        .bind(repository_id)
+        .bind(digest.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = user {
+            let m: String = get(&row, "manifest_digest")?;
+            return Err(MetaError::BlobReferenced(crate::parse_digest(&m)?));
+        }
+        let done = sqlx::query("DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = $2")
+            .bind(repository_id)
+            .bind(digest.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+/// Inserts the blob row (if new) and the repository link (if new) inside `tx`.
+pub(crate) async fn link_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    repository_id: i64,
+    digest: &Digest,
+    size: u64,
+) -> Result<(), MetaError> {
+    let now = now_ms();
+    sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING")
+        .bind(digest.to_string())
+        .bind(size as i64)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (repository_id, digest) DO NOTHING",
+    )
+    .bind(repository_id)
+    .bind(digest.to_string())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

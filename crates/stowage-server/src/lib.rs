@@ -1,0 +1,28 @@
+//! Stowage's HTTP server. Requests to `/v2/…` are parsed into a
+//! [`registry::Endpoint`], authorized once as their ECR action, then served by
+//! thin handlers over the services in [`services`]. Health and metrics live in
+//! [`ops`].
+
+pub mod auth;
+pub mod ops;
+pub mod registry;
+pub mod services;
+mod state;
+
+pub use state::{AppState, ServerConfig};
+
+use axum::Router;
+use axum::routing::{any, get};
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v2", any(registry::dispatch))
+        .route("/v2/", any(registry::dispatch))
+        .route("/v2/{*rest}", any(registry::dispatch))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::observe))
+        .with_state(state)
+}

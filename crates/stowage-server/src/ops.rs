@@ -1,0 +1,192 @@
+//! Operations: liveness, readiness, Prometheus metrics, and the per-request
+//! log line and measurements.
+
+use std::time::Instant;
+
+use axum::body::HttpBody;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{StatusCode, header};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::AppState;
+
+/// What a handler tells the request log about the request it served.
+#[derive(Clone, Debug)]
+pub struct RequestInfo {
+    /// Operation name, e.g. `PutManifest`.
+    pub endpoint: &'static str,
+    pub repository: Option<String>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointStatus {
+    endpoint: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabel {
+    endpoint: String,
+}
+
+/// The server's metrics, in a registry of its own.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<EndpointStatus, Counter>,
+    latency: Family<EndpointLabel, Histogram>,
+    /// Blob bytes accepted from clients.
+    pub bytes_received: Counter,
+    /// Blob and manifest bytes sent to clients.
+    pub bytes_sent: Counter,
+    uploads_in_progress: Gauge,
+}
+
+impl Metrics {
+    /// A fresh set of metrics.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("stowage");
+        let requests = Family::<EndpointStatus, Counter>::default();
+        let latency = Family::<EndpointLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        let bytes_received = Counter::default();
+        let bytes_sent = Counter::default();
+        let uploads_in_progress = Gauge::default();
+        registry.register(
+            "http_requests",
+            "Requests served, by endpoint and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Request latency by endpoint",
+            latency.clone(),
+        );
+        registry.register("bytes_received", "Blob bytes received", bytes_received.clone());
+        registry.register("bytes_sent", "Blob and manifest bytes sent", bytes_sent.clone());
+        registry.register(
+            "uploads_in_progress",
+            "Open blob upload sessions",
+            uploads_in_progress.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            bytes_received,
+            bytes_sent,
+            uploads_in_progress,
+        }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Middleware: one log line and the request metrics for every request.
+pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let resp = next.run(req).await;
+    let elapsed = start.elapsed();
+    let info = resp.extensions().get::<RequestInfo>().cloned();
+    let endpoint = info.as_ref().map_or_else(|| path_label(&path), |i| i.endpoint);
+    let status = resp.status().as_u16();
+    let bytes = resp
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .or_else(|| HttpBody::size_hint(resp.body()).exact())
+        .unwrap_or(0);
+    state
+        .metrics
+        .requests
+        .get_or_create(&EndpointStatus {
+            endpoint: endpoint.to_string(),
+            status,
+        })
+        .inc();
+    state
+        .metrics
+        .latency
+        .get_or_create(&EndpointLabel {
+            endpoint: endpoint.to_string(),
+        })
+        .observe(elapsed.as_secs_f64());
+    tracing::info!(
+        http.method = %method,
+        endpoint,
+        repo.name = info.as_ref().and_then(|i| i.repository.as_deref()).unwrap_or("-"),
+        http.status = status,
+        size_bytes = bytes,
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        "request served"
+    );
+    resp
+}
+
+fn path_label(path: &str) -> &'static str {
+    match path {
+        "/healthz" => "Healthz",
+        "/readyz" => "Readyz",
+        "/metrics" => "Metrics",
+        _ => "Other",
+    }
+}
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// `GET /readyz`: metadata and blob storage both answer.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let meta = state.meta.ping().await;
+    let store = state.store.check().await;
+    match (meta, store) {
+        (Ok(()), Ok(())) => "ready\n".into_response(),
+        (meta, store) => {
+            let mut why = String::new();
+            if let Err(e) = meta {
+                why.push_str(&format!("metadata: {e}\n"));
+            }
+            if let Err(e) = store {
+                why.push_str(&format!("storage: {e}\n"));
+            }
+            tracing::warn!(reason = %why.trim(), "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    if let Ok(n) = state.meta.open_uploads().await {
+        state.metrics.uploads_in_progress.set(n);
+    }
+    let mut out = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &state.metrics.registry) {
+        tracing::error!(error = %e, "metrics encoding failed");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}

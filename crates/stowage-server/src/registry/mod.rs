@@ -1,0 +1,123 @@
+//! The OCI distribution API on `/v2/`: parse → authorize → resolve the
+//! repository → call the handler for the endpoint.
+
+mod blobs;
+pub mod endpoint;
+pub mod error;
+mod listing;
+mod manifests;
+mod uploads;
+
+use std::collections::HashMap;
+
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue};
+use stowage_meta::Repository;
+
+pub use endpoint::Endpoint;
+pub use error::OciError;
+
+use crate::AppState;
+use crate::auth::{self, Principal};
+use crate::ops::RequestInfo;
+
+/// The header every registry response carries.
+pub const API_VERSION_HEADER: &str = "docker-distribution-api-version";
+
+/// What a handler gets besides the body: the state, the resolved repository
+/// and the request's query and headers.
+pub struct Ctx {
+    pub state: AppState,
+    pub repo: Repository,
+    pub query: HashMap<String, String>,
+    pub headers: HeaderMap,
+}
+
+impl Ctx {
+    pub fn query(&self, key: &str) -> Option<&str> {
+        self.query.get(key).map(String::as_str)
+    }
+}
+
+/// Entry point for every `/v2/…` request.
+pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
+    let path = req.uri().path();
+    let rest = path.strip_prefix("/v2").unwrap_or(path);
+    let rest = rest.strip_prefix('/').unwrap_or(rest).to_string();
+    let (info, result) = match Endpoint::parse(req.method(), &rest) {
+        Ok(endpoint) => {
+            let info = RequestInfo {
+                endpoint: endpoint.name(),
+                repository: endpoint.repository().map(|r| r.to_string()),
+            };
+            (info, serve(state, endpoint, req).await)
+        }
+        Err(e) => (
+            RequestInfo {
+                endpoint: "Unrouted",
+                repository: None,
+            },
+            Err(e),
+        ),
+    };
+    let mut resp = result.unwrap_or_else(IntoResponse::into_response);
+    resp.headers_mut()
+        .insert(API_VERSION_HEADER, HeaderValue::from_static("registry/2.0"));
+    resp.extensions_mut().insert(info);
+    resp
+}
+
+async fn serve(state: AppState, endpoint: Endpoint, req: Request) -> Result<Response, OciError> {
+    let principal = Principal::Anonymous;
+    auth::authorize(&principal, endpoint.action(), endpoint.repository().map(|r| r.as_str()))
+        .map_err(|e| OciError::new(stowage_core::OciErrorCode::Denied, e.to_string()))?;
+    let (parts, body) = req.into_parts();
+    let query: HashMap<String, String> = parts
+        .uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let repo = match endpoint.repository() {
+        None => None,
+        Some(name) => {
+            let account = &state.config.account_id;
+            let repo = state.meta.repository(account, name.as_str()).await?;
+            Some(repo.ok_or_else(|| OciError::name_unknown(name.as_str(), account))?)
+        }
+    };
+    match endpoint {
+        Endpoint::Base => Ok(axum::Json(serde_json::json!({})).into_response()),
+        Endpoint::Catalog => listing::catalog(&state, &query).await,
+        endpoint => {
+            let repo = repo.expect("named endpoints resolved their repository");
+            let ctx = Ctx {
+                state: state.clone(),
+                repo,
+                query,
+                headers: parts.headers,
+            };
+            match endpoint {
+                Endpoint::ListTags { .. } => listing::list_tags(ctx).await,
+                Endpoint::GetReferrers { digest, .. } => listing::get_referrers(ctx, digest).await,
+                Endpoint::GetManifest { reference, head, .. } => manifests::get_manifest(ctx, &reference, head).await,
+                Endpoint::PutManifest { reference, .. } => manifests::put_manifest(ctx, body, &reference).await,
+                Endpoint::DeleteManifest { reference, .. } => manifests::delete_manifest(ctx, &reference).await,
+                Endpoint::GetBlob { digest, head, .. } => blobs::get_blob(ctx, &digest, head).await,
+                Endpoint::DeleteBlob { digest, .. } => blobs::delete_blob(ctx, &digest).await,
+                Endpoint::StartUpload { .. } => uploads::start_upload(ctx, body).await,
+                Endpoint::GetUpload { id, .. } => uploads::get_upload(ctx, &id).await,
+                Endpoint::PatchUpload { id, .. } => uploads::patch_upload(ctx, body, &id).await,
+                Endpoint::PutUpload { id, .. } => uploads::put_upload(ctx, body, &id).await,
+                Endpoint::CancelUpload { id, .. } => uploads::cancel_upload(ctx, &id).await,
+                Endpoint::Base | Endpoint::Catalog => unreachable!("handled above"),
+            }
+        }
+    }
+}
+
+/// Parses a digest from a path or query, as `DIGEST_INVALID` when malformed.
+fn parse_digest(s: &str) -> Result<stowage_core::Digest, OciError> {
+    s.parse()
+        .map_err(|e: stowage_core::DigestError| OciError::digest_invalid(&format!("invalid digest '{s}': {e}")))
+}

@@ -1,0 +1,77 @@
+//! Pushing manifests: parse, check the reference, store atomically.
+
+use stowage_core::limits::MAX_MANIFEST_BYTES;
+use stowage_core::{Digest, Manifest, ManifestError, Tag};
+use stowage_meta::{MetaError, PutManifest, Repository};
+
+use crate::AppState;
+
+/// What a manifest push is addressed to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target {
+    Tag(Tag),
+    Digest(Digest),
+}
+
+/// Why a manifest push was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("manifest is {0} bytes, over the 4 MiB limit")]
+    TooLarge(usize),
+    #[error(transparent)]
+    Invalid(#[from] ManifestError),
+    #[error("manifest digest is {actual}, not the {expected} in the reference")]
+    DigestMismatch { expected: Digest, actual: Digest },
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+}
+
+/// A stored manifest's identity.
+#[derive(Clone, Debug)]
+pub struct Pushed {
+    pub digest: Digest,
+    pub subject: Option<Digest>,
+    pub created: bool,
+}
+
+/// Validates and stores `body` in `repository` under `target`.
+pub async fn push(
+    state: &AppState,
+    repository: &Repository,
+    target: &Target,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Pushed, PushError> {
+    if body.len() > MAX_MANIFEST_BYTES {
+        return Err(PushError::TooLarge(body.len()));
+    }
+    let manifest = Manifest::parse(body, content_type)?;
+    let digest = Digest::of(body);
+    if let Target::Digest(expected) = target
+        && *expected != digest
+    {
+        return Err(PushError::DigestMismatch {
+            expected: *expected,
+            actual: digest,
+        });
+    }
+    let tag = match target {
+        Target::Tag(t) => Some(t.as_str()),
+        Target::Digest(_) => None,
+    };
+    let outcome = state
+        .meta
+        .put_manifest(PutManifest {
+            repository,
+            digest,
+            manifest: &manifest,
+            body,
+            tag,
+        })
+        .await?;
+    Ok(Pushed {
+        digest,
+        subject: manifest.subject.map(|s| s.digest),
+        created: outcome.created,
+    })
+}

@@ -1,0 +1,74 @@
+//! The state every handler receives: configuration, metadata, blobs, metrics.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use stowage_meta::Meta;
+use stowage_store::BlobStore;
+use uuid::Uuid;
+
+use crate::ops::Metrics;
+
+/// Settings the server needs at run time.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The registry's account id (12 digits).
+    pub account_id: String,
+}
+
+/// Shared application state (cheap to clone).
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: ServerConfig,
+    pub meta: Meta,
+    pub store: Arc<dyn BlobStore>,
+    pub metrics: Metrics,
+    /// Upload sessions with a request in flight on this node.
+    busy_uploads: Mutex<HashSet<Uuid>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Assembles the state.
+    pub fn new(config: ServerConfig, meta: Meta, store: Arc<dyn BlobStore>) -> Self {
+        AppState(Arc::new(Inner {
+            config,
+            meta,
+            store,
+            metrics: Metrics::new(),
+            busy_uploads: Mutex::new(HashSet::new()),
+        }))
+    }
+}
+
+impl Inner {
+    /// Marks an upload busy for the life of the returned guard; `None` if a
+    /// request on it is already in flight.
+    pub fn claim_upload(&self, id: Uuid) -> Option<UploadGuard<'_>> {
+        let mut busy = self.busy_uploads.lock().unwrap_or_else(|e| e.into_inner());
+        busy.insert(id).then_some(UploadGuard {
+            set: &self.busy_uploads,
+            id,
+        })
+    }
+}
+
+/// Releases an upload claimed with [`Inner::claim_upload`] when dropped.
+pub struct UploadGuard<'a> {
+    set: &'a Mutex<HashSet<Uuid>>,
+    id: Uuid,
+}
+
+impl Drop for UploadGuard<'_> {
+    fn drop(&mut self) {
+        self.set.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+    }
+}

@@ -1,0 +1,94 @@
+//! `stowage`: run the registry, or administer it.
+
+use clap::{Parser, Subcommand};
+use stowage::{Config, LogFormat, Overrides};
+
+#[derive(Parser)]
+#[command(
+    name = "stowage",
+    version,
+    about = "A self-hosted container registry that speaks the AWS ECR API"
+)]
+struct Cli {
+    #[command(flatten)]
+    overrides: Overrides,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the registry server.
+    Serve,
+    /// Manage repositories.
+    Repo {
+        #[command(subcommand)]
+        command: RepoCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RepoCommand {
+    /// Create a repository.
+    Create {
+        /// Repository name, e.g. `team/app`.
+        name: String,
+        /// MUTABLE (default), IMMUTABLE, IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION.
+        #[arg(long, default_value = "MUTABLE")]
+        image_tag_mutability: String,
+    },
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STOWAGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(&cli.overrides)?;
+    init_tracing(config.log_format);
+    match cli.command {
+        Command::Serve => stowage::serve::run(config).await,
+        Command::Repo {
+            command: RepoCommand::Create {
+                name,
+                image_tag_mutability,
+            },
+        } => {
+            let name: stowage_core::RepositoryName = name
+                .parse()
+                .map_err(|e| anyhow::anyhow!("invalid repository name '{name}': {e}"))?;
+            let tag_mutability = image_tag_mutability
+                .parse()
+                .map_err(|()| anyhow::anyhow!("unknown tag mutability '{image_tag_mutability}'"))?;
+            let state = stowage::open(&config).await?;
+            let new = stowage_meta::NewRepository {
+                tag_mutability,
+                ..Default::default()
+            };
+            let repo = state
+                .meta
+                .create_repository(&state.config.account_id, name.as_str(), new)
+                .await?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "repositoryName": repo.name,
+                    "registryId": repo.account_id,
+                    "createdAt": repo.created_at as f64 / 1000.0,
+                })
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! `stowage serve`: bind, serve until SIGTERM/SIGINT, drain, exit.
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::Config;
+
+/// Runs the server until a shutdown signal, then lets in-flight requests finish.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let state = crate::open(&config).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        listen = %addr,
+        data_dir = %config.data_dir.display(),
+        account = %state.config.account_id,
+        database = if config.database_url.is_some() { "postgres" } else { "sqlite" },
+        "stowage listening"
+    );
+    let meta = state.meta.clone();
+    let app = stowage_server::router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+    meta.close().await;
+    tracing::info!("stowage stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutdown requested; draining in-flight requests");
+}

@@ -1,0 +1,11 @@
+//! Stowage's integration tests: one binary, modules per area. Each test starts
+//! the real `stowage` binary on a random loopback port with a temp data dir and
+//! talks HTTP to it; tests that need PostgreSQL, Docker, containerd or skopeo use
+//! the services `scripts/test` starts (see `support`).
+
+mod support;
+
+mod registry_blobs;
+mod registry_manifests;
+mod registry_ops;
+mod registry_uploads;

@@ -1,0 +1,304 @@
+//! The test harness: a real `stowage serve` process per test, on SQLite or on a
+//! fresh PostgreSQL database, plus helpers to push blobs and manifests.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use sha2::{Digest as _, Sha256};
+
+/// Which metadata database a server uses.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite,
+    /// A PostgreSQL database made for this test.
+    Postgres(String),
+}
+
+impl Db {
+    /// A fresh PostgreSQL database on the server `scripts/test` started.
+    pub async fn postgres() -> Db {
+        let admin_url = require_env("STOWAGE_TEST_DATABASE_URL");
+        sqlx::any::install_default_drivers();
+        let name = format!("stowage_it_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::AnyPool::connect(&admin_url)
+            .await
+            .expect("connecting to the test PostgreSQL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("creating a test database");
+        admin.close().await;
+        let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
+        Db::Postgres(format!("{base}/{name}"))
+    }
+}
+
+/// An environment variable set by `scripts/test`; a clear failure without it.
+pub fn require_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the suite with scripts/test"))
+}
+
+/// A running `stowage serve`.
+pub struct TestServer {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+    pub db: Db,
+    pub http: reqwest::Client,
+}
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_stowage");
+
+impl TestServer {
+    /// Starts a server on SQLite in a temp dir.
+    pub async fn start() -> TestServer {
+        Self::start_with(Db::Sqlite).await
+    }
+
+    /// Starts a server on the given database.
+    pub async fn start_with(db: Db) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().to_path_buf();
+        let mut s = TestServer {
+            child: None,
+            addr: "127.0.0.1:0".parse().unwrap(),
+            data_dir,
+            _dir: Some(dir),
+            db,
+            http: reqwest::Client::builder().pool_max_idle_per_host(8).build().unwrap(),
+        };
+        s.spawn();
+        s
+    }
+
+    fn common_args(&self) -> Vec<String> {
+        let mut args = vec!["--data-dir".to_string(), self.data_dir.display().to_string()];
+        if let Db::Postgres(url) = &self.db {
+            args.extend(["--database-url".to_string(), url.clone()]);
+        }
+        args
+    }
+
+    fn spawn(&mut self) {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+            .args(self.common_args())
+            .env_remove("STOWAGE_DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting stowage");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                    && let Some(listen) = v.get("listen").and_then(|l| l.as_str())
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(listen.to_string());
+                }
+                eprintln!("[stowage] {line}");
+            }
+        });
+        let listen = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("stowage did not report its address");
+        self.addr = listen.parse().unwrap();
+        self.child = Some(child);
+    }
+
+    /// Stops the server with SIGTERM and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the server abruptly (SIGKILL), as a crash would.
+    pub fn crash(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops and starts the server on the same data dir and database.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// `host:port` of the server.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// An absolute URL on the server.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Runs an admin subcommand against the server's config; returns stdout.
+    pub fn admin(&self, args: &[&str]) -> std::process::Output {
+        Command::new(BIN)
+            .args(args)
+            .args(self.common_args())
+            .env_remove("STOWAGE_DATABASE_URL")
+            .output()
+            .expect("running stowage admin command")
+    }
+
+    /// Creates a repository with `stowage repo create`.
+    pub fn create_repo(&self, name: &str) {
+        let out = self.admin(&["repo", "create", name]);
+        assert!(
+            out.status.success(),
+            "repo create {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(self.url(path))
+    }
+
+    pub fn head(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.head(self.url(path))
+    }
+
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.post(self.url(path))
+    }
+
+    pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.put(self.url(path))
+    }
+
+    pub fn patch(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.patch(self.url(path))
+    }
+
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.delete(self.url(path))
+    }
+
+    /// Pushes a blob monolithically; returns its digest.
+    pub async fn push_blob(&self, repo: &str, bytes: &[u8]) -> String {
+        let digest = digest(bytes);
+        let resp = self
+            .post(&format!("/v2/{repo}/blobs/uploads/?digest={digest}"))
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201, "push blob: {}", resp.text().await.unwrap());
+        digest
+    }
+
+    /// Pushes a small OCI image (config + one layer) under `reference`; returns
+    /// the manifest bytes and digest.
+    pub async fn push_image(&self, repo: &str, reference: &str, layer: &[u8]) -> (Vec<u8>, String) {
+        let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+        let c = self.push_blob(repo, config).await;
+        let l = self.push_blob(repo, layer).await;
+        let manifest = image_manifest(&c, config.len(), &l, layer.len());
+        let resp = self
+            .put(&format!("/v2/{repo}/manifests/{reference}"))
+            .header("content-type", OCI_MANIFEST)
+            .body(manifest.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201, "push manifest: {}", resp.text().await.unwrap());
+        let d = digest(&manifest);
+        (manifest, d)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.crash();
+    }
+}
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// `sha256:<hex>` of bytes.
+pub fn digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// An OCI image manifest for a config and one layer.
+pub fn image_manifest(config: &str, config_size: usize, layer: &str, layer_size: usize) -> Vec<u8> {
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":{config_size}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer}","size":{layer_size}}}]}}"#
+    )
+    .into_bytes()
+}
+
+/// The OCI error code of a registry error response.
+pub async fn error_code(resp: reqwest::Response) -> String {
+    let body: serde_json::Value = resp.json().await.expect("error body is JSON");
+    body["errors"][0]["code"].as_str().expect("errors[0].code").to_string()
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Declares a test that runs once on SQLite and once on PostgreSQL.
+macro_rules! both_dbs {
+    ($(#[$m:meta])* async fn $name:ident($s:ident: TestServer) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($s: $crate::support::TestServer) $body
+            #[tokio::test]
+            async fn sqlite() {
+                run($crate::support::TestServer::start().await).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                let db = $crate::support::Db::postgres().await;
+                run($crate::support::TestServer::start_with(db).await).await
+            }
+        }
+    };
+}
+pub(crate) use both_dbs;
+
+/// Path of a file under the repository root.
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+}
