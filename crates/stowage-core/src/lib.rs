@@ -9,6 +9,7 @@ pub mod mutability;
 pub mod name;
 pub mod oci_error;
 pub mod reference;
+pub mod sigv4;
 
 pub use digest::{Digest, DigestError, Sha256Hasher};
 pub use manifest::{Manifest, ManifestError, MediaType};
