@@ -5,6 +5,8 @@
 
 mod accounts;
 mod blobs;
+mod identity;
+mod images;
 mod manifests;
 mod repositories;
 mod uploads;
@@ -16,6 +18,8 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 use stowage_core::Digest;
 
 pub use blobs::BlobLink;
+pub use identity::AccessKey;
+pub use images::{ImageRecord, TagStatus};
 pub use manifests::{PutManifest, PutManifestOutcome, Referrer, StoredManifest};
 pub use repositories::{NewRepository, Repository};
 pub use uploads::Upload;
@@ -27,6 +31,10 @@ pub enum MetaError {
     RepositoryNotFound(String),
     #[error("repository '{0}' already exists")]
     RepositoryAlreadyExists(String),
+    #[error("repository '{0}' still contains images")]
+    RepositoryNotEmpty(String),
+    #[error("too many resource tags")]
+    TooManyTags,
     #[error("manifest references blobs unknown to the repository: {0:?}")]
     BlobsMissing(Vec<Digest>),
     #[error("index references manifests unknown to the repository: {0:?}")]

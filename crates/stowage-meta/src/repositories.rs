@@ -38,10 +38,10 @@ pub struct NewRepository {
     pub kms_key: Option<String>,
 }
 
-const COLUMNS: &str = "id, account_id, name, created_at, tag_mutability, tag_mutability_filters, \
+pub(crate) const COLUMNS: &str = "id, account_id, name, created_at, tag_mutability, tag_mutability_filters, \
                        scan_on_push, encryption_type, kms_key";
 
-fn from_row(row: &AnyRow) -> Result<Repository, MetaError> {
+pub(crate) fn from_row(row: &AnyRow) -> Result<Repository, MetaError> {
     let mutability: String = get(row, "tag_mutability")?;
     let filters: String = get(row, "tag_mutability_filters")?;
     Ok(Repository {

@@ -17,8 +17,10 @@ pub struct Upload {
     pub offset: u64,
     /// Running SHA-256 of those bytes.
     pub hasher: Sha256Hasher,
-    /// Parts received through the ECR API (UploadLayerPart).
+    /// Parts (chunks) received so far.
     pub parts: u64,
+    /// Size of the last part received through the ECR API (UploadLayerPart).
+    pub last_part_size: Option<u64>,
     pub created_at: i64,
 }
 
@@ -44,6 +46,7 @@ impl Meta {
             offset: 0,
             hasher,
             parts: 0,
+            last_part_size: None,
             created_at: now,
         })
     }
@@ -51,7 +54,7 @@ impl Meta {
     /// The live upload `id` of the repository (`None` if unknown or idle too long).
     pub async fn upload(&self, repository_id: i64, id: Uuid) -> Result<Option<Upload>, MetaError> {
         let row = sqlx::query(
-            "SELECT byte_offset, hash_state, parts, created_at FROM uploads \
+            "SELECT byte_offset, hash_state, parts, last_part_size, created_at FROM uploads \
              WHERE id = $1 AND repository_id = $2 AND updated_at > $3",
         )
         .bind(id.to_string())
@@ -68,6 +71,7 @@ impl Meta {
             hasher: Sha256Hasher::restore(&state)
                 .ok_or_else(|| MetaError::Corrupt(format!("hash state of upload {id}")))?,
             parts: get::<i64>(&row, "parts")? as u64,
+            last_part_size: get::<Option<i64>>(&row, "last_part_size")?.map(|s| s as u64),
             created_at: get(&row, "created_at")?,
         }))
     }
@@ -97,6 +101,16 @@ impl Meta {
         } else {
             Err(MetaError::UploadConflict)
         }
+    }
+
+    /// Records the size of the part just received through the ECR API.
+    pub async fn set_last_part_size(&self, id: Uuid, size: u64) -> Result<(), MetaError> {
+        sqlx::query("UPDATE uploads SET last_part_size = $1 WHERE id = $2")
+            .bind(size as i64)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Closes the session and links the finished blob to its repository, atomically.

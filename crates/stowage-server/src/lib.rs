@@ -1,9 +1,11 @@
 //! Stowage's HTTP server. Requests to `/v2/…` are parsed into a
-//! [`registry::Endpoint`], authorized once as their ECR action, then served by
-//! thin handlers over the services in [`services`]. Health and metrics live in
-//! [`ops`].
+//! [`registry::Endpoint`], `POST /` into an [`ecr::operation::Operation`]; each
+//! is authenticated and authorized once as its ECR action, then served by thin
+//! handlers over the services in [`services`]. Health and metrics live in [`ops`].
 
 pub mod auth;
+pub mod ecr;
+pub mod keys;
 pub mod ops;
 pub mod registry;
 pub mod services;
@@ -12,7 +14,7 @@ mod state;
 pub use state::{AppState, ServerConfig};
 
 use axum::Router;
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
@@ -20,6 +22,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v2", any(registry::dispatch))
         .route("/v2/", any(registry::dispatch))
         .route("/v2/{*rest}", any(registry::dispatch))
+        .route("/", post(ecr::dispatch))
+        .route("/_blobs/{*rest}", get(registry::download::signed_download))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -7,6 +7,7 @@ use stowage_meta::Meta;
 use stowage_store::BlobStore;
 use uuid::Uuid;
 
+use crate::keys::{MasterKey, TokenKeyCache};
 use crate::ops::Metrics;
 
 /// Settings the server needs at run time.
@@ -14,6 +15,19 @@ use crate::ops::Metrics;
 pub struct ServerConfig {
     /// The registry's account id (12 digits).
     pub account_id: String,
+    /// The region in ARNs and SigV4 scopes.
+    pub region: String,
+    /// What users `docker tag` with: `http(s)://host[:port]`, no trailing slash.
+    pub public_url: String,
+}
+
+impl ServerConfig {
+    /// `host[:port]` of the public URL (the `repositoryUri` prefix).
+    pub fn registry_host(&self) -> &str {
+        self.public_url
+            .split_once("://")
+            .map_or(self.public_url.as_str(), |(_, h)| h)
+    }
 }
 
 /// Shared application state (cheap to clone).
@@ -25,6 +39,12 @@ pub struct Inner {
     pub meta: Meta,
     pub store: Arc<dyn BlobStore>,
     pub metrics: Metrics,
+    /// Seals secrets kept in metadata.
+    pub master_key: MasterKey,
+    /// The registry token MAC key, cached.
+    pub token_keys: TokenKeyCache,
+    /// Recent pull-time writes.
+    pub pulls: crate::services::pulls::PullRecorder,
     /// Upload sessions with a request in flight on this node.
     busy_uploads: Mutex<HashSet<Uuid>>,
 }
@@ -38,12 +58,15 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Assembles the state.
-    pub fn new(config: ServerConfig, meta: Meta, store: Arc<dyn BlobStore>) -> Self {
+    pub fn new(config: ServerConfig, meta: Meta, store: Arc<dyn BlobStore>, master_key: MasterKey) -> Self {
         AppState(Arc::new(Inner {
             config,
             meta,
             store,
             metrics: Metrics::new(),
+            master_key,
+            token_keys: TokenKeyCache::default(),
+            pulls: Default::default(),
             busy_uploads: Mutex::new(HashSet::new()),
         }))
     }

@@ -29,6 +29,14 @@ pub struct Config {
     pub database_url: Option<String>,
     /// The registry's account id (12 digits); generated at first start when unset.
     pub account_id: Option<String>,
+    /// Region named in ARNs and accepted in SigV4 scopes.
+    pub region: String,
+    /// The URL users `docker tag` with (`http://host:port`); `http://<listen>` when unset.
+    pub public_url: Option<String>,
+    /// Master key (64 hex chars) sealing secrets in metadata; when unset it is
+    /// kept in `<data_dir>/master.key`, created at first start. Nodes sharing a
+    /// database must share it.
+    pub master_key: Option<String>,
     pub log_format: LogFormat,
 }
 
@@ -39,6 +47,9 @@ impl Default for Config {
             data_dir: PathBuf::from("./stowage-data"),
             database_url: None,
             account_id: None,
+            region: "us-east-1".to_string(),
+            public_url: None,
+            master_key: None,
             log_format: LogFormat::Human,
         }
     }
@@ -69,7 +80,20 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
 }
 
-const ENV_KEYS: [&str; 5] = ["listen", "data_dir", "database_url", "account_id", "log_format"];
+const ENV_KEYS: [&str; 8] = [
+    "listen",
+    "data_dir",
+    "database_url",
+    "account_id",
+    "region",
+    "public_url",
+    "master_key",
+    "log_format",
+];
+
+fn hex_ok(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_hexdigit())
+}
 
 impl Config {
     /// Builds the configuration from all sources, validating it once.
@@ -89,7 +113,24 @@ impl Config {
                 "account_id must be 12 digits"
             );
         }
+        if let Some(url) = &config.public_url {
+            anyhow::ensure!(
+                url.starts_with("http://") || url.starts_with("https://"),
+                "public_url must start with http:// or https://"
+            );
+        }
+        if let Some(k) = &config.master_key {
+            anyhow::ensure!(k.len() == 64 && hex_ok(k), "master_key must be 64 hex characters");
+        }
         Ok(config)
+    }
+
+    /// The public URL in force, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
     }
 
     /// The metadata database URL in force.

@@ -4,17 +4,25 @@
 pub mod config;
 pub mod serve;
 
+use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 use stowage_meta::Meta;
+use stowage_server::keys::MasterKey;
+use stowage_server::services::credentials;
 use stowage_server::{AppState, ServerConfig};
 use stowage_store::LocalStore;
 
 pub use config::{Config, LogFormat, Overrides};
 
+/// Setting naming the administrator key made at first start.
+const ADMIN_KEY_SETTING: &str = "admin_access_key_id";
+
 /// Opens metadata and blob storage and settles the registry's account.
-pub async fn open(config: &Config) -> anyhow::Result<AppState> {
+/// `public_url` overrides the configured one (the server passes its bound address).
+pub async fn open(config: &Config, public_url: Option<String>) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let meta = Meta::connect(&config.database_url())
@@ -29,7 +37,76 @@ pub async fn open(config: &Config) -> anyhow::Result<AppState> {
     };
     meta.ensure_account(&account_id).await?;
     let store = LocalStore::open(&config.data_dir).context("opening blob storage")?;
-    Ok(AppState::new(ServerConfig { account_id }, meta, Arc::new(store)))
+    let master_key = master_key(config)?;
+    let server = ServerConfig {
+        account_id,
+        region: config.region.clone(),
+        public_url: public_url.unwrap_or_else(|| config.public_url()),
+    };
+    Ok(AppState::new(server, meta, Arc::new(store), master_key))
+}
+
+/// The master key from the configuration, or from `<data_dir>/master.key`
+/// (created with mode 0600 when missing).
+fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
+    let from_hex = |h: &str| -> anyhow::Result<MasterKey> {
+        let mut k = [0u8; 32];
+        hex::decode_to_slice(h.trim(), &mut k).context("master key must be 64 hex characters")?;
+        Ok(MasterKey::from_bytes(k))
+    };
+    if let Some(h) = &config.master_key {
+        return from_hex(h);
+    }
+    let path = config.data_dir.join("master.key");
+    match std::fs::read_to_string(&path) {
+        Ok(h) => from_hex(&h),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = MasterKey::generate();
+            write_private(&path, &hex::encode(key.bytes()))?;
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Writes a file only its owner can read, durably, without replacing an existing one.
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// At first start, creates the administrator's access key, writes it to
+/// `<data_dir>/credentials` (AWS credentials-file format, mode 0600) and returns
+/// it so the caller can show it once.
+pub async fn bootstrap_admin(state: &AppState, config: &Config) -> anyhow::Result<Option<credentials::NewKey>> {
+    if state.meta.setting(ADMIN_KEY_SETTING).await?.is_some() {
+        return Ok(None);
+    }
+    let key = credentials::create_key(state, &state.config.account_id, "admin", None).await?;
+    let winner = state
+        .meta
+        .setting_or_insert(ADMIN_KEY_SETTING, &key.access_key_id)
+        .await?;
+    if winner != key.access_key_id {
+        return Ok(None); // another node bootstrapped at the same moment
+    }
+    let path = config.data_dir.join("credentials");
+    write_private(
+        &path,
+        &format!(
+            "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            key.access_key_id, key.secret_access_key
+        ),
+    )?;
+    Ok(Some(key))
 }
 
 fn random_account_id() -> String {

@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use stowage::{Config, LogFormat, Overrides};
+use stowage_server::auth::Identity;
+use stowage_server::services::{credentials, tokens};
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +27,11 @@ enum Command {
         #[command(subcommand)]
         command: RepoCommand,
     },
+    /// Administer keys and credentials.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -36,6 +43,25 @@ enum RepoCommand {
         /// MUTABLE (default), IMMUTABLE, IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION.
         #[arg(long, default_value = "MUTABLE")]
         image_tag_mutability: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Replace the registry token key: every issued login password stops working.
+    RotateTokenKey,
+    /// Create an access key for a user of the registry's account (printed once, as JSON).
+    CreateAccessKey {
+        #[arg(long, default_value = "admin")]
+        user: String,
+        /// Make temporary credentials (ASIA… with a session token) valid this long.
+        #[arg(long)]
+        session_seconds: Option<i64>,
+    },
+    /// Print a registry login password for a user, like `aws ecr get-login-password`.
+    GetLoginPassword {
+        #[arg(long, default_value = "admin")]
+        user: String,
     },
 }
 
@@ -71,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
             let tag_mutability = image_tag_mutability
                 .parse()
                 .map_err(|()| anyhow::anyhow!("unknown tag mutability '{image_tag_mutability}'"))?;
-            let state = stowage::open(&config).await?;
+            let state = stowage::open(&config, None).await?;
             let new = stowage_meta::NewRepository {
                 tag_mutability,
                 ..Default::default()
@@ -90,5 +116,38 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Admin { command } => admin(config, command).await,
     }
+}
+
+async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    let state = stowage::open(&config, None).await?;
+    let account = state.config.account_id.clone();
+    match command {
+        AdminCommand::RotateTokenKey => {
+            stowage_server::keys::rotate_token_key(&state.meta).await?;
+            eprintln!("token key rotated: passwords issued before now are no longer accepted");
+        }
+        AdminCommand::CreateAccessKey { user, session_seconds } => {
+            let key = credentials::create_key(&state, &account, &user, session_seconds).await?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "AccessKeyId": key.access_key_id,
+                    "SecretAccessKey": key.secret_access_key,
+                    "SessionToken": key.session_token,
+                    "Arn": key.principal_arn,
+                })
+            );
+        }
+        AdminCommand::GetLoginPassword { user } => {
+            let who = Identity {
+                principal_arn: credentials::user_arn(&account, &user),
+                account_id: account,
+            };
+            let token = tokens::issue(&state, &who, stowage_meta::now_ms() / 1000).await?;
+            println!("{}", token.password);
+        }
+    }
+    Ok(())
 }

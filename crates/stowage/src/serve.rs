@@ -7,15 +7,27 @@ use crate::Config;
 
 /// Runs the server until a shutdown signal, then lets in-flight requests finish.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let state = crate::open(&config).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let state = crate::open(&config, Some(public_url)).await?;
+    if let Some(key) = crate::bootstrap_admin(&state, &config).await? {
+        // Shown once, on stdout, never through the log.
+        println!(
+            "Created the administrator access key for account {}.\n  aws_access_key_id = {}\n  aws_secret_access_key = {}\nSaved to {} (AWS credentials-file format, mode 0600).",
+            state.config.account_id,
+            key.access_key_id,
+            key.secret_access_key,
+            config.data_dir.join("credentials").display()
+        );
+    }
     tracing::info!(
         listen = %addr,
         data_dir = %config.data_dir.display(),
         account = %state.config.account_id,
+        public_url = %state.config.public_url,
         database = if config.database_url.is_some() { "postgres" } else { "sqlite" },
         "stowage listening"
     );

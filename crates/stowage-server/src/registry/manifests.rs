@@ -51,6 +51,9 @@ pub async fn get_manifest(ctx: Ctx, reference: &str, head: bool) -> Result<Respo
             ),
         ));
     }
+    if !head {
+        crate::services::pulls::record(&ctx.state, ctx.repo.id, m.digest);
+    }
     Ok(manifest_response(m, head))
 }
 

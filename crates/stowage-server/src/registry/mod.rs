@@ -1,7 +1,9 @@
 //! The OCI distribution API on `/v2/`: parse → authorize → resolve the
 //! repository → call the handler for the endpoint.
 
+mod authn;
 mod blobs;
+pub mod download;
 pub mod endpoint;
 pub mod error;
 mod listing;
@@ -20,15 +22,17 @@ pub use error::OciError;
 
 use crate::AppState;
 use crate::auth::{self, Principal};
+
 use crate::ops::RequestInfo;
 
 /// The header every registry response carries.
 pub const API_VERSION_HEADER: &str = "docker-distribution-api-version";
 
-/// What a handler gets besides the body: the state, the resolved repository
-/// and the request's query and headers.
+/// What a handler gets besides the body: the state, the caller, the resolved
+/// repository and the request's query and headers.
 pub struct Ctx {
     pub state: AppState,
+    pub principal: Principal,
     pub repo: Repository,
     pub query: HashMap<String, String>,
     pub headers: HeaderMap,
@@ -69,9 +73,24 @@ pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
 }
 
 async fn serve(state: AppState, endpoint: Endpoint, req: Request) -> Result<Response, OciError> {
-    let principal = Principal::Anonymous;
-    auth::authorize(&principal, endpoint.action(), endpoint.repository().map(|r| r.as_str()))
-        .map_err(|e| OciError::new(stowage_core::OciErrorCode::Denied, e.to_string()))?;
+    let principal = match authn::authenticate(&state, req.headers()).await? {
+        Ok(p) => p,
+        Err(rejection) => return Ok(rejection),
+    };
+    let account = state.config.account_id.clone();
+    let arn = match endpoint.repository() {
+        Some(name) => auth::repository_arn(&state.config.region, &account, name.as_str()),
+        None => auth::repository_arn(&state.config.region, &account, "*"),
+    };
+    auth::authorize(
+        &principal,
+        endpoint.action(),
+        auth::Resource {
+            account_id: &account,
+            arn: &arn,
+        },
+    )
+    .map_err(|e| OciError::new(stowage_core::OciErrorCode::Denied, e.to_string()))?;
     let (parts, body) = req.into_parts();
     let query: HashMap<String, String> = parts
         .uri
@@ -81,9 +100,8 @@ async fn serve(state: AppState, endpoint: Endpoint, req: Request) -> Result<Resp
     let repo = match endpoint.repository() {
         None => None,
         Some(name) => {
-            let account = &state.config.account_id;
-            let repo = state.meta.repository(account, name.as_str()).await?;
-            Some(repo.ok_or_else(|| OciError::name_unknown(name.as_str(), account))?)
+            let repo = state.meta.repository(&account, name.as_str()).await?;
+            Some(repo.ok_or_else(|| OciError::name_unknown(name.as_str(), &account))?)
         }
     };
     match endpoint {
@@ -93,6 +111,7 @@ async fn serve(state: AppState, endpoint: Endpoint, req: Request) -> Result<Resp
             let repo = repo.expect("named endpoints resolved their repository");
             let ctx = Ctx {
                 state: state.clone(),
+                principal,
                 repo,
                 query,
                 headers: parts.headers,

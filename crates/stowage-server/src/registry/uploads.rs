@@ -66,12 +66,14 @@ async fn try_mount(ctx: &Ctx, digest: &Digest, from: &str) -> Result<Option<Resp
     let Some(source) = ctx.state.meta.repository(account, from.as_str()).await? else {
         return Ok(None);
     };
-    crate::auth::authorize(
-        &crate::auth::Principal::Anonymous,
-        crate::auth::Action::GetDownloadUrlForLayer,
-        Some(from.as_str()),
-    )
-    .map_err(|e| OciError::new(OciErrorCode::Denied, e.to_string()))?;
+    let arn = crate::auth::repository_arn(&ctx.state.config.region, account, from.as_str());
+    let resource = crate::auth::Resource {
+        account_id: account,
+        arn: &arn,
+    };
+    if crate::auth::authorize(&ctx.principal, crate::auth::Action::GetDownloadUrlForLayer, resource).is_err() {
+        return Ok(None); // not readable by the caller: upload normally instead
+    }
     Ok(ctx
         .state
         .meta

@@ -1,5 +1,9 @@
 //! Business rules, callable without HTTP: the registry API (and later the ECR
 //! API and the console) call these.
 
+pub mod credentials;
+pub mod downloads;
 pub mod manifests;
+pub mod pulls;
+pub mod tokens;
 pub mod uploads;

@@ -130,3 +130,79 @@ async fn config_file_and_environment_are_honoured() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_key"));
 }
+
+#[tokio::test]
+async fn registry_requires_a_valid_login() {
+    let s = TestServer::start().await;
+    s.create_repo("app");
+    for path in ["/v2/", "/v2/app/tags/list", "/v2/_catalog"] {
+        let r = s.anon.get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+        assert_eq!(r.headers()["docker-distribution-api-version"], "registry/2.0");
+        assert_eq!(
+            r.headers()["www-authenticate"],
+            format!("Basic realm=\"http://{}/\",service=\"ecr.amazonaws.com\"", s.host()).as_str()
+        );
+        assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
+        assert_eq!(r.text().await.unwrap(), "Not Authorized\n");
+    }
+    let forged = authenticated_client(&format!("{}x", s.password));
+    assert_eq!(forged.get(s.url("/v2/")).send().await.unwrap().status(), 401);
+    let ok = s.get("/v2/").send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), "{}");
+    // curl users send the raw authorizationToken as the Basic credentials: the same bytes.
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{}", s.password));
+    let r = s
+        .anon
+        .get(s.url("/v2/"))
+        .header("authorization", format!("Basic {raw}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Wrong user name.
+    let wrong = base64::engine::general_purpose::STANDARD.encode(format!("root:{}", s.password));
+    let r = s
+        .anon
+        .get(s.url("/v2/"))
+        .header("authorization", format!("Basic {wrong}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn rotating_the_token_key_voids_issued_passwords() {
+    let s = TestServer::start().await;
+    assert_eq!(s.get("/v2/").send().await.unwrap().status(), 200);
+    let out = s.admin(&["admin", "rotate-token-key"]);
+    assert!(out.status.success());
+    // Every node re-reads the key within two seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(6);
+    loop {
+        let status = s.get("/v2/").send().await.unwrap().status();
+        if status == 401 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "old password still accepted");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let fresh = authenticated_client(&s.login_password("admin"));
+    assert_eq!(fresh.get(s.url("/v2/")).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn first_start_writes_admin_credentials_once() {
+    let mut s = TestServer::start().await;
+    let path = s.data_dir.join("credentials");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("[default]\naws_access_key_id = AKIA"), "{text}");
+    assert!(text.contains("aws_secret_access_key = "));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    s.restart();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+}

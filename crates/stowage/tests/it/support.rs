@@ -51,7 +51,12 @@ pub struct TestServer {
     pub data_dir: PathBuf,
     _dir: Option<tempfile::TempDir>,
     pub db: Db,
+    /// A client that sends the admin's registry credentials on every request.
     pub http: reqwest::Client,
+    /// A client without credentials.
+    pub anon: reqwest::Client,
+    /// The admin's registry login password (what `aws ecr get-login-password` prints).
+    pub password: String,
 }
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_stowage");
@@ -72,10 +77,25 @@ impl TestServer {
             data_dir,
             _dir: Some(dir),
             db,
-            http: reqwest::Client::builder().pool_max_idle_per_host(8).build().unwrap(),
+            http: reqwest::Client::new(),
+            anon: reqwest::Client::new(),
+            password: String::new(),
         };
         s.spawn();
+        s.password = s.login_password("admin");
+        s.http = authenticated_client(&s.password);
         s
+    }
+
+    /// A registry login password for a user, from `stowage admin get-login-password`.
+    pub fn login_password(&self, user: &str) -> String {
+        let out = self.admin(&["admin", "get-login-password", "--user", user]);
+        assert!(
+            out.status.success(),
+            "get-login-password: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
     fn common_args(&self) -> Vec<String> {
@@ -224,6 +244,18 @@ impl TestServer {
         let d = digest(&manifest);
         (manifest, d)
     }
+}
+
+/// A client that sends `Authorization: Basic base64("AWS:" + password)`.
+pub fn authenticated_client(password: &str) -> reqwest::Client {
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}"));
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Basic {token}").parse().unwrap(),
+    );
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
 }
 
 impl Drop for TestServer {

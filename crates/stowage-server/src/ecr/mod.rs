@@ -1,0 +1,251 @@
+//! The ECR control plane: AWS JSON 1.1 on `POST /`, dispatched on
+//! `X-Amz-Target`. Each request is SigV4-verified, named as its operation,
+//! authorized once as its IAM action, then served by a thin handler.
+
+mod error;
+mod images;
+mod layers;
+pub mod operation;
+mod paging;
+mod registry;
+mod repositories;
+
+use axum::body::to_bytes;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, header};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use stowage_core::sigv4::{self, Secret, SignedRequest};
+use stowage_meta::Repository;
+
+pub use error::EcrError;
+use operation::{ECR_PREFIX, NOT_YET, Operation};
+
+use crate::AppState;
+use crate::auth::{self, Identity, Principal};
+use crate::ops::RequestInfo;
+use crate::services::credentials::{self, KeyProblem};
+
+/// Largest request body: a 20 MiB `UploadLayerPart` part, base64-encoded, plus JSON.
+const MAX_BODY: usize = 30 * 1024 * 1024;
+/// The JSON 1.1 content type.
+pub const JSON_11: &str = "application/x-amz-json-1.1";
+
+/// What a handler gets: the state, the verified caller and the registry account.
+pub struct ApiCtx {
+    pub state: AppState,
+    pub identity: Identity,
+    pub account: String,
+}
+
+impl ApiCtx {
+    /// The repository `name` of the registry, or `RepositoryNotFoundException`.
+    pub async fn repository(&self, name: &str) -> Result<Repository, EcrError> {
+        self.state
+            .meta
+            .repository(&self.account, name)
+            .await?
+            .ok_or_else(|| EcrError::repository_not_found(name, &self.account))
+    }
+}
+
+/// Serialises a response body.
+fn json_response_body(v: &Value) -> ([(header::HeaderName, HeaderValue); 1], String) {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(JSON_11))],
+        v.to_string(),
+    )
+}
+
+/// Entry point for `POST /`.
+pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut endpoint = "UnknownOperation";
+    let result = handle(&state, req, &mut endpoint).await;
+    let mut resp = match result {
+        Ok(v) => json_response_body(&v).into_response(),
+        Err(e) => e.into_response(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amzn-requestid", v);
+    }
+    resp.extensions_mut().insert(RequestInfo {
+        endpoint,
+        repository: None,
+    });
+    resp
+}
+
+async fn handle(state: &AppState, req: Request, endpoint: &mut &'static str) -> Result<Value, EcrError> {
+    let (parts, body) = req.into_parts();
+    let body = to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| EcrError::serialization("request body is too large or could not be read"))?;
+    let identity = authenticate(state, &parts, &body).await?;
+
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let name = target.strip_prefix(ECR_PREFIX).ok_or_else(|| {
+        EcrError::new(
+            "UnknownOperationException",
+            format!("unknown operation target '{target}'"),
+        )
+    })?;
+    let op = match Operation::parse(name) {
+        Some(op) => op,
+        None if NOT_YET.contains(&name) => {
+            return Err(EcrError::new(
+                "ValidationException",
+                format!("{name} is not supported by this registry"),
+            ));
+        }
+        None => {
+            return Err(EcrError::new(
+                "UnknownOperationException",
+                format!("unknown operation '{name}'"),
+            ));
+        }
+    };
+    *endpoint = op.name();
+
+    let input: Value = if body.is_empty() {
+        Value::Object(Default::default())
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| EcrError::serialization(format!("request body is not valid JSON: {e}")))?
+    };
+    if !input.is_object() {
+        return Err(EcrError::serialization("request body must be a JSON object"));
+    }
+    let account = registry_id(&input, state)?;
+    let resource_arn = resource_arn(op, &input, state, &account);
+    let principal = Principal::Authenticated(identity.clone());
+    auth::authorize(
+        &principal,
+        op.action(),
+        auth::Resource {
+            account_id: &account,
+            arn: &resource_arn,
+        },
+    )
+    .map_err(|e| EcrError::new("AccessDeniedException", e.to_string()))?;
+
+    let ctx = ApiCtx {
+        state: state.clone(),
+        identity,
+        account,
+    };
+    use Operation as O;
+    match op {
+        O::GetAuthorizationToken => registry::get_authorization_token(&ctx, input).await,
+        O::DescribeRegistry => registry::describe_registry(&ctx, input).await,
+        O::GetAccountSetting => registry::get_account_setting(&ctx, input).await,
+        O::PutAccountSetting => registry::put_account_setting(&ctx, input).await,
+        O::CreateRepository => repositories::create_repository(&ctx, input).await,
+        O::DescribeRepositories => repositories::describe_repositories(&ctx, input).await,
+        O::DeleteRepository => repositories::delete_repository(&ctx, input).await,
+        O::PutImageTagMutability => repositories::put_image_tag_mutability(&ctx, input).await,
+        O::TagResource => repositories::tag_resource(&ctx, input).await,
+        O::UntagResource => repositories::untag_resource(&ctx, input).await,
+        O::ListTagsForResource => repositories::list_tags_for_resource(&ctx, input).await,
+        O::PutImage => images::put_image(&ctx, input).await,
+        O::BatchGetImage => images::batch_get_image(&ctx, input).await,
+        O::BatchDeleteImage => images::batch_delete_image(&ctx, input).await,
+        O::DescribeImages => images::describe_images(&ctx, input).await,
+        O::ListImages => images::list_images(&ctx, input).await,
+        O::BatchCheckLayerAvailability => layers::batch_check_layer_availability(&ctx, input).await,
+        O::InitiateLayerUpload => layers::initiate_layer_upload(&ctx, input).await,
+        O::UploadLayerPart => layers::upload_layer_part(&ctx, input).await,
+        O::CompleteLayerUpload => layers::complete_layer_upload(&ctx, input).await,
+        O::GetDownloadUrlForLayer => layers::get_download_url_for_layer(&ctx, input).await,
+    }
+}
+
+/// Verifies the SigV4 signature and returns the caller.
+async fn authenticate(state: &AppState, parts: &http::request::Parts, body: &[u8]) -> Result<Identity, EcrError> {
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let signed = SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+        body,
+    };
+    let auth_header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let Some(auth_header) = auth_header else {
+        return Err(sigv4::SigV4Error::MissingAuthenticationToken.into());
+    };
+    let akid = sigv4::parse_authorization(auth_header)?.access_key_id;
+    let key = match credentials::key_secret(state, &akid).await? {
+        Ok(k) => Some(k),
+        Err(KeyProblem::Expired) => return Err(sigv4::SigV4Error::ExpiredToken.into()),
+        Err(KeyProblem::Unrecognized) => None,
+    };
+    let now = stowage_meta::now_ms() / 1000;
+    let secret = key.as_ref().map(|k| Secret {
+        secret_access_key: k.secret_access_key.clone(),
+        session_token: k.session_token.clone(),
+    });
+    sigv4::verify(&signed, "ecr", &state.config.region, now, |_| secret)?;
+    let key = key.expect("verify succeeds only with a known key");
+    Ok(Identity {
+        account_id: key.account_id,
+        principal_arn: key.principal_arn,
+    })
+}
+
+/// The `registryId` of the request (12 digits), defaulting to this registry's account.
+fn registry_id(input: &Value, state: &AppState) -> Result<String, EcrError> {
+    match input.get("registryId") {
+        None | Some(Value::Null) => Ok(state.config.account_id.clone()),
+        Some(Value::String(id)) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => Ok(id.clone()),
+        Some(other) => Err(EcrError::invalid_parameter(format!(
+            "Invalid parameter at 'registryId' failed to satisfy constraint: 'must satisfy regular expression '[0-9]{{12}}'' (got {other})"
+        ))),
+    }
+}
+
+/// The resource an operation acts on, for authorization.
+fn resource_arn(op: Operation, input: &Value, state: &AppState, account: &str) -> String {
+    let region = &state.config.region;
+    if let Some(arn) = input.get("resourceArn").and_then(Value::as_str) {
+        return arn.to_string();
+    }
+    match (op, input.get("repositoryName").and_then(Value::as_str)) {
+        (Operation::GetAuthorizationToken, _) => "*".to_string(),
+        (_, Some(name)) => auth::repository_arn(region, account, name),
+        (_, None) => auth::repository_arn(region, account, "*"),
+    }
+}
+
+/// Deserialises an operation's input, as `SerializationException` when the shape is wrong.
+pub fn parse<T: DeserializeOwned>(input: Value) -> Result<T, EcrError> {
+    serde_json::from_value(input).map_err(|e| EcrError::serialization(e.to_string()))
+}
+
+/// Epoch milliseconds as the JSON 1.1 timestamp (epoch seconds, fractional).
+pub fn timestamp(ms: i64) -> Value {
+    serde_json::json!(ms as f64 / 1000.0)
+}
+
+/// Validates a repository name as ECR does (`InvalidParameterException`).
+pub fn repository_name(name: &str) -> Result<stowage_core::RepositoryName, EcrError> {
+    name.parse().map_err(|e: stowage_core::NameError| {
+        EcrError::invalid_parameter(format!(
+            "Invalid parameter at 'repositoryName' failed to satisfy constraint: '{e}'"
+        ))
+    })
+}

@@ -1,0 +1,125 @@
+//! `X-Amz-Target` values: the ECR operations by their AWS names, each with the
+//! IAM action it is authorized as.
+
+use crate::auth::Action;
+
+/// The target prefix of ECR's JSON API.
+pub const ECR_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921.";
+
+macro_rules! operations {
+    ($($op:ident),* $(,)?) => {
+        /// An ECR operation this registry serves.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Operation { $($op),* }
+
+        impl Operation {
+            /// Every served operation.
+            pub const ALL: &[Operation] = &[$(Operation::$op),*];
+
+            /// The AWS operation name.
+            pub fn name(self) -> &'static str {
+                match self { $(Operation::$op => stringify!($op)),* }
+            }
+        }
+    };
+}
+
+operations!(
+    GetAuthorizationToken,
+    CreateRepository,
+    DescribeRepositories,
+    DeleteRepository,
+    PutImageTagMutability,
+    PutImage,
+    BatchGetImage,
+    BatchDeleteImage,
+    DescribeImages,
+    ListImages,
+    BatchCheckLayerAvailability,
+    InitiateLayerUpload,
+    UploadLayerPart,
+    CompleteLayerUpload,
+    GetDownloadUrlForLayer,
+    TagResource,
+    UntagResource,
+    ListTagsForResource,
+    DescribeRegistry,
+    GetAccountSetting,
+    PutAccountSetting,
+);
+
+/// Operations of the ECR model that later work will serve; until then they
+/// answer `ValidationException` (spec §1.7).
+pub const NOT_YET: &[&str] = &[
+    "BatchGetRepositoryScanningConfiguration",
+    "CreatePullThroughCacheRule",
+    "CreateRepositoryCreationTemplate",
+    "DeleteLifecyclePolicy",
+    "DeletePullThroughCacheRule",
+    "DeleteRegistryPolicy",
+    "DeleteRepositoryCreationTemplate",
+    "DeleteRepositoryPolicy",
+    "DeleteSigningConfiguration",
+    "DeregisterPullTimeUpdateExclusion",
+    "DescribeImageReplicationStatus",
+    "DescribeImageScanFindings",
+    "DescribeImageSigningStatus",
+    "DescribePullThroughCacheRules",
+    "DescribeRepositoryCreationTemplates",
+    "GetLifecyclePolicy",
+    "GetLifecyclePolicyPreview",
+    "GetRegistryPolicy",
+    "GetRegistryScanningConfiguration",
+    "GetRepositoryPolicy",
+    "GetSigningConfiguration",
+    "ListImageReferrers",
+    "ListPullTimeUpdateExclusions",
+    "PutImageScanningConfiguration",
+    "PutLifecyclePolicy",
+    "PutRegistryPolicy",
+    "PutRegistryScanningConfiguration",
+    "PutReplicationConfiguration",
+    "PutSigningConfiguration",
+    "RegisterPullTimeUpdateExclusion",
+    "SetRepositoryPolicy",
+    "StartImageScan",
+    "StartLifecyclePolicyPreview",
+    "UpdateImageStorageClass",
+    "UpdatePullThroughCacheRule",
+    "UpdateRepositoryCreationTemplate",
+    "ValidatePullThroughCacheRule",
+];
+
+impl Operation {
+    /// Parses the operation name after the target prefix.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|op| op.name() == name)
+    }
+
+    /// The IAM action checked for the operation.
+    pub fn action(self) -> Action {
+        match self {
+            Operation::GetAuthorizationToken => Action::GetAuthorizationToken,
+            Operation::CreateRepository => Action::CreateRepository,
+            Operation::DescribeRepositories => Action::DescribeRepositories,
+            Operation::DeleteRepository => Action::DeleteRepository,
+            Operation::PutImageTagMutability => Action::PutImageTagMutability,
+            Operation::PutImage => Action::PutImage,
+            Operation::BatchGetImage => Action::BatchGetImage,
+            Operation::BatchDeleteImage => Action::BatchDeleteImage,
+            Operation::DescribeImages => Action::DescribeImages,
+            Operation::ListImages => Action::ListImages,
+            Operation::BatchCheckLayerAvailability => Action::BatchCheckLayerAvailability,
+            Operation::InitiateLayerUpload => Action::InitiateLayerUpload,
+            Operation::UploadLayerPart => Action::UploadLayerPart,
+            Operation::CompleteLayerUpload => Action::CompleteLayerUpload,
+            Operation::GetDownloadUrlForLayer => Action::GetDownloadUrlForLayer,
+            Operation::TagResource => Action::TagResource,
+            Operation::UntagResource => Action::UntagResource,
+            Operation::ListTagsForResource => Action::ListTagsForResource,
+            Operation::DescribeRegistry => Action::DescribeRegistry,
+            Operation::GetAccountSetting => Action::GetAccountSetting,
+            Operation::PutAccountSetting => Action::PutAccountSetting,
+        }
+    }
+}
