@@ -2,6 +2,7 @@
 //! admin commands, so tests can drive them too.
 
 pub mod config;
+pub mod credential_helper;
 pub mod serve;
 
 use std::io::Write;

@@ -62,6 +62,10 @@ enum AdminCommand {
     GetLoginPassword {
         #[arg(long, default_value = "admin")]
         user: String,
+        /// Lifetime of the password, at most 12 hours.
+        #[arg(long, default_value_t = tokens::TOKEN_LIFETIME_SECS,
+              value_parser = clap::value_parser!(i64).range(1..=tokens::TOKEN_LIFETIME_SECS))]
+        lifetime_seconds: i64,
     },
 }
 
@@ -140,12 +144,12 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 })
             );
         }
-        AdminCommand::GetLoginPassword { user } => {
+        AdminCommand::GetLoginPassword { user, lifetime_seconds } => {
             let who = Identity {
                 principal_arn: credentials::user_arn(&account, &user),
                 account_id: account,
             };
-            let token = tokens::issue(&state, &who, stowage_meta::now_ms() / 1000).await?;
+            let token = tokens::issue(&state, &who, stowage_meta::now_ms() / 1000, lifetime_seconds).await?;
             println!("{}", token.password);
         }
     }

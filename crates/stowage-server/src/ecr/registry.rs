@@ -22,7 +22,13 @@ pub async fn get_authorization_token(ctx: &ApiCtx, input: Value) -> Result<Value
     {
         return Err(EcrError::invalid_parameter("registryIds must be 12-digit account ids"));
     }
-    let token = tokens::issue(&ctx.state, &ctx.identity, stowage_meta::now_ms() / 1000).await?;
+    let token = tokens::issue(
+        &ctx.state,
+        &ctx.identity,
+        stowage_meta::now_ms() / 1000,
+        tokens::TOKEN_LIFETIME_SECS,
+    )
+    .await?;
     let data: Vec<Value> = ids
         .iter()
         .map(|_| {

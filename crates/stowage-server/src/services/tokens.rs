@@ -48,15 +48,21 @@ fn mac(key: &[u8], payload: &str) -> Hmac<Sha256> {
     m
 }
 
-/// Issues a token for `who`, valid for 12 hours from `now` (epoch seconds).
-pub async fn issue(state: &AppState, who: &Identity, now: i64) -> Result<IssuedToken, stowage_meta::MetaError> {
+/// Issues a token for `who`, valid for `lifetime_secs` (12 hours for
+/// GetAuthorizationToken) from `now` (epoch seconds).
+pub async fn issue(
+    state: &AppState,
+    who: &Identity,
+    now: i64,
+    lifetime_secs: i64,
+) -> Result<IssuedToken, stowage_meta::MetaError> {
     let key = state.token_keys.current(&state.meta).await?;
     let claims = Claims {
         v: 1,
         account: who.account_id.clone(),
         arn: who.principal_arn.clone(),
         sid: uuid::Uuid::new_v4().simple().to_string(),
-        exp: now + TOKEN_LIFETIME_SECS,
+        exp: now + lifetime_secs,
     };
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("claims serialize"));
     let tag = URL_SAFE_NO_PAD.encode(mac(&key, &payload).finalize().into_bytes());

@@ -206,3 +206,38 @@ async fn first_start_writes_admin_credentials_once() {
     s.restart();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
 }
+
+#[tokio::test]
+async fn expired_password_is_denied_in_ecr_words() {
+    let s = TestServer::start().await;
+    let out = s.admin(&["admin", "get-login-password", "--lifetime-seconds", "1"]);
+    assert!(out.status.success());
+    let short = authenticated_client(String::from_utf8(out.stdout).unwrap().trim());
+    assert_eq!(short.get(s.url("/v2/")).send().await.unwrap().status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let r = short.get(s.url("/v2/")).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "DENIED");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "Your authorization token has expired. Reauthenticate and try again."
+    );
+}
+
+#[tokio::test]
+async fn secrets_never_reach_the_log() {
+    let s = TestServer::start().await;
+    let creds = std::fs::read_to_string(s.data_dir.join("credentials")).unwrap();
+    let secret = creds
+        .lines()
+        .find_map(|l| l.strip_prefix("aws_secret_access_key = "))
+        .unwrap()
+        .to_string();
+    s.create_repo("app");
+    s.push_blob("app", b"x").await;
+    let log = s.log();
+    assert!(log.contains("request served"), "the log is captured");
+    assert!(!log.contains(&secret), "the secret access key was logged");
+    assert!(!log.contains(&s.password), "a login password was logged");
+}

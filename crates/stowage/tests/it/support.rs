@@ -57,6 +57,8 @@ pub struct TestServer {
     pub anon: reqwest::Client,
     /// The admin's registry login password (what `aws ecr get-login-password` prints).
     pub password: String,
+    /// Every line the server wrote to stderr (its log).
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_stowage");
@@ -80,6 +82,7 @@ impl TestServer {
             http: reqwest::Client::new(),
             anon: reqwest::Client::new(),
             password: String::new(),
+            log: Default::default(),
         };
         s.spawn();
         s.password = s.login_password("admin");
@@ -118,6 +121,7 @@ impl TestServer {
             .expect("starting stowage");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
+        let log = self.log.clone();
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -128,6 +132,7 @@ impl TestServer {
                     let _ = tx.send(listen.to_string());
                 }
                 eprintln!("[stowage] {line}");
+                log.lock().unwrap().push(line);
             }
         });
         let listen = rx
@@ -135,6 +140,11 @@ impl TestServer {
             .expect("stowage did not report its address");
         self.addr = listen.parse().unwrap();
         self.child = Some(child);
+    }
+
+    /// What the server has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
     }
 
     /// Stops the server with SIGTERM and waits for it to exit.
