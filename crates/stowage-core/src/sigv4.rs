@@ -275,6 +275,73 @@ pub fn signature(signing_key: &[u8; 32], string_to_sign: &str) -> String {
     hex::encode(hmac_sha256(signing_key, string_to_sign.as_bytes()))
 }
 
+/// Credentials a client signs with.
+#[derive(Clone)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Signs a request as a client: returns the headers to add (`x-amz-date`,
+/// `x-amz-security-token` when the credentials have one, and `authorization`).
+/// `req.headers` must already hold `host` and every other header to sign;
+/// all of them are signed.
+pub fn sign(
+    req: &SignedRequest<'_>,
+    creds: &Credentials,
+    region: &str,
+    service: &str,
+    now_epoch_secs: i64,
+) -> Vec<(String, String)> {
+    let amz_date = format_amz_date(now_epoch_secs);
+    let mut extra = vec![("x-amz-date".to_string(), amz_date.clone())];
+    if let Some(t) = &creds.session_token {
+        extra.push(("x-amz-security-token".to_string(), t.clone()));
+    }
+    let headers: Vec<(String, String)> = req.headers.iter().cloned().chain(extra.iter().cloned()).collect();
+    let mut names: Vec<String> = headers.iter().map(|(k, _)| k.to_ascii_lowercase()).collect();
+    names.sort();
+    names.dedup();
+    let auth = Authorization {
+        access_key_id: creds.access_key_id.clone(),
+        date: amz_date[..8].to_string(),
+        region: region.to_string(),
+        service: service.to_string(),
+        terminator: SCOPE_TERMINATOR.to_string(),
+        signed_headers: names,
+        signature: String::new(),
+    };
+    let full = SignedRequest {
+        headers: &headers,
+        ..*req
+    };
+    let canonical = canonical_request(&full, &auth);
+    let sts = string_to_sign(&amz_date, &auth.scope(), &canonical);
+    let sig = signature(
+        &signing_key(&creds.secret_access_key, &auth.date, region, service),
+        &sts,
+    );
+    extra.push((
+        "authorization".to_string(),
+        format!(
+            "{ALGORITHM} Credential={}/{}, SignedHeaders={}, Signature={sig}",
+            creds.access_key_id,
+            auth.scope(),
+            auth.signed_headers.join(";")
+        ),
+    ));
+    extra
+}
+
 /// Verifies a SigV4-signed request, in the order of ecr-api.md §1.5:
 ///
 /// 1. parse `Authorization` (absent → `MissingAuthenticationToken`, several or
@@ -658,8 +725,8 @@ fn epoch_from_parts(year: i64, month: u32, day: u32, h: u32, m: u32, s: u32) -> 
     Some(days_from_civil(year, month, day) * 86_400 + i64::from(h) * 3600 + i64::from(m) * 60 + i64::from(s))
 }
 
-/// Formats epoch seconds as `yyyymmddThhmmssZ` (UTC).
-fn format_amz_date(epoch: i64) -> String {
+/// Formats epoch seconds as `yyyymmddThhmmssZ` (UTC), the `X-Amz-Date` form.
+pub fn format_amz_date(epoch: i64) -> String {
     let (days, secs) = (epoch.div_euclid(86_400), epoch.rem_euclid(86_400));
     let (y, mo, d) = civil_from_days(days);
     format!(
@@ -1189,6 +1256,39 @@ content-type;host;x-amz-date;x-amz-target
         ] {
             assert_eq!(parse_http_date(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn sign_then_verify_round_trips() {
+        let creds = Credentials {
+            access_key_id: "AKIAEXAMPLE".into(),
+            secret_access_key: "secret".into(),
+            session_token: Some("tok".into()),
+        };
+        let base = vec![
+            ("host".to_string(), "127.0.0.1:9999".to_string()),
+            (
+                "x-amz-target".to_string(),
+                "AmazonEC2ContainerRegistry_V20150921.DescribeRepositories".to_string(),
+            ),
+        ];
+        let req = SignedRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &base,
+            body: b"{}",
+        };
+        let now = 1_795_000_000;
+        let mut all = base.clone();
+        all.extend(sign(&req, &creds, "us-east-1", "ecr", now));
+        let signed = SignedRequest { headers: &all, ..req };
+        let secret = Secret {
+            secret_access_key: "secret".into(),
+            session_token: Some("tok".into()),
+        };
+        let v = verify(&signed, "ecr", "us-east-1", now, |_| Some(secret)).unwrap();
+        assert_eq!(v.access_key_id, "AKIAEXAMPLE");
     }
 
     #[test]

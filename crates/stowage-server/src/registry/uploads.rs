@@ -63,6 +63,17 @@ async fn try_mount(ctx: &Ctx, digest: &Digest, from: &str) -> Result<Option<Resp
         return Ok(None);
     };
     let account = &ctx.state.config.account_id;
+    // ECR mounts only while the account's BLOB_MOUNTING setting allows it (ENABLED by default here).
+    if ctx
+        .state
+        .meta
+        .account_setting(account, "BLOB_MOUNTING")
+        .await?
+        .as_deref()
+        == Some("DISABLED")
+    {
+        return Ok(None);
+    }
     let Some(source) = ctx.state.meta.repository(account, from.as_str()).await? else {
         return Ok(None);
     };

@@ -236,3 +236,41 @@ both_dbs! {
         }
     }
 }
+
+/// With the account's BLOB_MOUNTING setting DISABLED, a mount request opens a
+/// fresh session instead, as ECR does.
+#[tokio::test]
+async fn mount_honours_the_blob_mounting_setting() {
+    let s = TestServer::start().await;
+    s.create_repo("src");
+    s.create_repo("dst");
+    let d = s.push_blob("src", b"base layer").await;
+    let (status, body) = s
+        .ecr(
+            "PutAccountSetting",
+            serde_json::json!({"name": "BLOB_MOUNTING", "value": "DISABLED"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let r = s
+        .post(&format!("/v2/dst/blobs/uploads/?mount={d}&from=src"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(
+        s.head(&format!("/v2/dst/blobs/{d}")).send().await.unwrap().status(),
+        404
+    );
+    s.ecr(
+        "PutAccountSetting",
+        serde_json::json!({"name": "BLOB_MOUNTING", "value": "ENABLED"}),
+    )
+    .await;
+    let r = s
+        .post(&format!("/v2/dst/blobs/uploads/?mount={d}&from=src"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}

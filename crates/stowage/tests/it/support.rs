@@ -256,6 +256,54 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// The admin's access key from `<data-dir>/credentials`.
+    pub fn admin_credentials(&self) -> stowage_core::sigv4::Credentials {
+        let text = std::fs::read_to_string(self.data_dir.join("credentials")).expect("credentials file");
+        let field = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(k).and_then(|r| r.trim_start().strip_prefix('=')))
+                .map(|v| v.trim().to_string())
+                .expect("credentials field")
+        };
+        stowage_core::sigv4::Credentials {
+            access_key_id: field("aws_access_key_id"),
+            secret_access_key: field("aws_secret_access_key"),
+            session_token: None,
+        }
+    }
+
+    /// Calls an ECR operation signed with the admin's key; returns status and JSON body.
+    pub async fn ecr(&self, operation: &str, input: serde_json::Value) -> (u16, serde_json::Value) {
+        let body = input.to_string();
+        let target = format!("AmazonEC2ContainerRegistry_V20150921.{operation}");
+        let base = vec![
+            ("content-type".to_string(), "application/x-amz-json-1.1".to_string()),
+            ("host".to_string(), self.host()),
+            ("x-amz-target".to_string(), target),
+        ];
+        let req = stowage_core::sigv4::SignedRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &base,
+            body: body.as_bytes(),
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let extra = stowage_core::sigv4::sign(&req, &self.admin_credentials(), "us-east-1", "ecr", now);
+        let mut builder = self.anon.post(self.url("/"));
+        for (k, v) in base.iter().chain(extra.iter()).filter(|(k, _)| k != "host") {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let resp = builder.body(body).send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+}
+
 /// A client that sends `Authorization: Basic base64("AWS:" + password)`.
 pub fn authenticated_client(password: &str) -> reqwest::Client {
     use base64::Engine;
