@@ -41,7 +41,7 @@ const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A registry login, as `get` returns it.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct Login {
     pub username: String,
     pub password: String,
