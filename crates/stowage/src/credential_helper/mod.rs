@@ -21,7 +21,7 @@ use anyhow::{Context, anyhow, bail};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
-use stowage_core::sigv4::{self, Authorization, SignedRequest};
+use stowage_core::sigv4::{self, SignedRequest};
 
 use aws_config::AwsCredentials;
 
@@ -138,30 +138,8 @@ fn split_endpoint(endpoint: &str) -> anyhow::Result<(&str, &str)> {
     })
 }
 
-/// Formats epoch seconds as the SigV4 timestamp `yyyymmddThhmmssZ`.
-pub fn amz_date(epoch_secs: i64) -> String {
-    let days = epoch_secs.div_euclid(86_400);
-    let secs = epoch_secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant), proleptic Gregorian calendar.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
 /// Signs a `POST` to the control plane: returns the headers to send, which
-/// are `content-type`, `host`, `x-amz-date`, `x-amz-target`, the session
+/// are `content-type`, `host`, `x-amz-target`, `x-amz-date`, the session
 /// token when there is one (all signed, as the AWS CLI does), and `authorization`.
 pub fn sign_post(
     host: &str,
@@ -172,25 +150,11 @@ pub fn sign_post(
     region: &str,
     epoch_secs: i64,
 ) -> Vec<(String, String)> {
-    let amz_date = amz_date(epoch_secs);
     let mut headers = vec![
         ("content-type".to_owned(), CONTENT_TYPE.to_owned()),
         ("host".to_owned(), host.to_owned()),
-        ("x-amz-date".to_owned(), amz_date.clone()),
+        ("x-amz-target".to_owned(), target.to_owned()),
     ];
-    if let Some(token) = &creds.session_token {
-        headers.push(("x-amz-security-token".to_owned(), token.clone()));
-    }
-    headers.push(("x-amz-target".to_owned(), target.to_owned()));
-    let mut auth = Authorization {
-        access_key_id: creds.access_key_id.clone(),
-        date: amz_date[..8].to_owned(),
-        region: region.to_owned(),
-        service: SIGNING_NAME.to_owned(),
-        terminator: sigv4::SCOPE_TERMINATOR.to_owned(),
-        signed_headers: headers.iter().map(|(name, _)| name.clone()).collect(),
-        signature: String::new(),
-    };
     let request = SignedRequest {
         method: "POST",
         path,
@@ -198,19 +162,13 @@ pub fn sign_post(
         headers: &headers,
         body,
     };
-    let canonical = sigv4::canonical_request(&request, &auth);
-    let to_sign = sigv4::string_to_sign(&amz_date, &auth.scope(), &canonical);
-    let key = sigv4::signing_key(&creds.secret_access_key, &auth.date, region, SIGNING_NAME);
-    auth.signature = sigv4::signature(&key, &to_sign);
-    let value = format!(
-        "{} Credential={}/{}, SignedHeaders={}, Signature={}",
-        sigv4::ALGORITHM,
-        auth.access_key_id,
-        auth.scope(),
-        auth.signed_headers.join(";"),
-        auth.signature
-    );
-    headers.push(("authorization".to_owned(), value));
+    let credentials = sigv4::Credentials {
+        access_key_id: creds.access_key_id.clone(),
+        secret_access_key: creds.secret_access_key.clone(),
+        session_token: creds.session_token.clone(),
+    };
+    let added = sigv4::sign(&request, &credentials, region, SIGNING_NAME, epoch_secs);
+    headers.extend(added);
     headers
 }
 
@@ -480,15 +438,6 @@ mod tests {
         assert_eq!(split_endpoint("http://h:1").unwrap(), ("h:1", "/"));
     }
 
-    #[test]
-    fn amz_dates() {
-        assert_eq!(amz_date(0), "19700101T000000Z");
-        assert_eq!(amz_date(1_700_000_000), "20231114T221320Z");
-        assert_eq!(amz_date(951_782_400), "20000229T000000Z");
-        assert_eq!(amz_date(1_795_734_491), "20261126T230811Z");
-        assert_eq!(amz_date(253_402_300_799), "99991231T235959Z");
-    }
-
     /// The captured AWS CLI request of the spec (ecr-api.md §1.5) signs to the same signature.
     #[test]
     fn signs_like_the_aws_cli() {
@@ -650,5 +599,15 @@ mod tests {
             err.contains(&format!("http://127.0.0.1:{port}/")) && err.contains("AKIAX"),
             "{err}"
         );
+
+        // HTTPS without the `tls` feature is refused before any connection is made.
+        if !cfg!(feature = "tls") {
+            let (code, out, err) = run_with(&["get"], "registry.example.com", &env);
+            assert_eq!((code, out.as_str()), (1, "credentials not found in native keychain\n"));
+            assert!(
+                err.contains("https://registry.example.com/") && err.contains("plain HTTP only"),
+                "{err}"
+            );
+        }
     }
 }

@@ -5,6 +5,8 @@
 
 mod support;
 
+mod e2e_credential_helper;
+
 mod registry_blobs;
 mod registry_manifests;
 mod registry_ops;
