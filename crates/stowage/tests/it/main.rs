@@ -5,7 +5,11 @@
 
 mod support;
 
+mod clients;
+mod e2e_containerd;
 mod e2e_credential_helper;
+mod e2e_docker;
+mod e2e_skopeo;
 
 mod registry_blobs;
 mod registry_manifests;
