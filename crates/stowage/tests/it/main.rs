@@ -15,3 +15,6 @@ mod registry_blobs;
 mod registry_manifests;
 mod registry_ops;
 mod registry_uploads;
+
+mod ecr_boto3;
+mod ecr_cli;
