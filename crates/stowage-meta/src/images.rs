@@ -71,6 +71,36 @@ impl Meta {
         Ok(images)
     }
 
+    /// `(digest, tag)` pairs of a repository in push order — one per tag, and one
+    /// with no tag for each untagged image — `offset`/`limit` paged over pairs.
+    pub async fn image_ids(
+        &self,
+        repository_id: i64,
+        status: TagStatus,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(Digest, Option<String>)>, MetaError> {
+        let filter = match status {
+            TagStatus::Any => "",
+            TagStatus::Tagged => " AND t.name IS NOT NULL",
+            TagStatus::Untagged => " AND t.name IS NULL",
+        };
+        let sql = format!(
+            "SELECT m.digest, t.name FROM manifests m LEFT JOIN tags t \
+             ON t.repository_id = m.repository_id AND t.digest = m.digest \
+             WHERE m.repository_id = $1{filter} ORDER BY m.pushed_at, m.digest, t.name LIMIT $2 OFFSET $3"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(repository_id)
+            .bind(limit as i64)
+            .bind(offset as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((parse_digest(&get::<String>(r, "digest")?)?, get(r, "name")?)))
+            .collect()
+    }
+
     /// The images with these digests (missing ones are left out).
     pub async fn images_by_digest(
         &self,

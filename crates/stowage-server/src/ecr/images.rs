@@ -396,28 +396,30 @@ pub async fn describe_images(ctx: &ApiCtx, input: Value) -> Result<Value, EcrErr
 }
 
 /// `ListImages`: one id per (digest, tag) pair; untagged images by digest alone.
+/// `maxResults` counts ids.
 pub async fn list_images(ctx: &ApiCtx, input: Value) -> Result<Value, EcrError> {
     let req: ListRequest = parse(input)?;
     let repo = ctx.repository(&req.repository_name).await?;
     let page = Page::from_input(req.next_token.as_deref(), req.max_results)?;
     let status = tag_status(&req.filter)?;
-    let mut images = ctx
+    let mut pairs = ctx
         .state
         .meta
-        .images(repo.id, status, page.offset, page.limit + 1)
+        .image_ids(repo.id, status, page.offset, page.limit + 1)
         .await?;
-    let more = images.len() > page.limit;
-    images.truncate(page.limit);
-    let mut ids = Vec::new();
-    for i in &images {
-        if i.tags.is_empty() {
-            ids.push(json!({ "imageDigest": i.digest.to_string() }));
-        }
-        for t in &i.tags {
-            ids.push(json!({ "imageDigest": i.digest.to_string(), "imageTag": t }));
-        }
-    }
+    let more = pairs.len() > page.limit;
+    pairs.truncate(page.limit);
+    let ids: Vec<Value> = pairs
+        .iter()
+        .map(|(d, t)| {
+            ImageId {
+                image_digest: Some(d.to_string()),
+                image_tag: t.clone(),
+            }
+            .json()
+        })
+        .collect();
     let mut out = json!({ "imageIds": ids });
-    page.finish(&mut out, images.len(), more);
+    page.finish(&mut out, pairs.len(), more);
     Ok(out)
 }

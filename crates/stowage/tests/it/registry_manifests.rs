@@ -254,3 +254,28 @@ both_dbs! {
         assert_eq!(put_manifest(&s, "frozen", "v2", OCI_MANIFEST, &other).await.status(), 201);
     }
 }
+
+both_dbs! {
+    /// ListImages pages over image ids: an image with three tags fills three slots.
+    async fn list_images_max_results_counts_ids(s: TestServer) {
+        s.create_repo("maxres");
+        let (m, _) = s.push_image("maxres", "a", b"layer").await;
+        for t in ["b", "c"] {
+            assert_eq!(put_manifest(&s, "maxres", t, OCI_MANIFEST, &m).await.status(), 201);
+        }
+        let (status, page1) = s.ecr("ListImages", serde_json::json!({"repositoryName": "maxres", "maxResults": 2})).await;
+        assert_eq!(status, 200, "{page1}");
+        assert_eq!(page1["imageIds"].as_array().unwrap().len(), 2);
+        let token = page1["nextToken"].as_str().expect("a second page").to_string();
+        let (_, page2) = s
+            .ecr("ListImages", serde_json::json!({"repositoryName": "maxres", "maxResults": 2, "nextToken": token}))
+            .await;
+        assert_eq!(page2["imageIds"].as_array().unwrap().len(), 1);
+        assert!(page2.get("nextToken").is_none());
+        let tags: Vec<&str> = page1["imageIds"].as_array().unwrap().iter()
+            .chain(page2["imageIds"].as_array().unwrap())
+            .map(|i| i["imageTag"].as_str().unwrap())
+            .collect();
+        assert_eq!(tags, ["a", "b", "c"]);
+    }
+}
