@@ -1,0 +1,229 @@
+//! Closed-loop HTTP load on one URL: `conns` keep-alive connections, each a task
+//! sending the next GET as soon as the previous response has been read.
+//!
+//! The Rust generator is built like wrk: one OS thread per core, each running a
+//! single-threaded tokio event loop that owns its share of the connections, so a
+//! request never wakes another core; connections use hyper's bare HTTP/1 API (no
+//! pool, no locks). If `wrk` is on the PATH the same load is run with it as
+//! well, as a cross-check from a C client.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1;
+use hyper::{Request, StatusCode, header};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// Longest a single request may take before the run is abandoned.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a load run measured.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoadResult {
+    pub req_per_sec: f64,
+    pub p99: Duration,
+}
+
+/// One load run's parameters.
+#[derive(Clone)]
+pub struct Load {
+    pub addr: SocketAddr,
+    pub path: String,
+    pub accept: &'static str,
+    /// `Authorization` header to send, if any.
+    pub authorization: Option<String>,
+    /// Length every response body must have.
+    pub body_len: usize,
+    pub conns: usize,
+    pub warmup: Duration,
+    pub duration: Duration,
+}
+
+/// What one connection saw in the measured window.
+#[derive(Default)]
+struct Tally {
+    latencies_us: Vec<u32>,
+    bad: u64,
+}
+
+impl Tally {
+    fn absorb(&mut self, other: Tally) {
+        self.latencies_us.extend(other.latencies_us);
+        self.bad += other.bad;
+    }
+}
+
+impl Load {
+    /// Runs the hyper generator (blocking): warm-up, then the measured window.
+    pub fn run(&self) -> anyhow::Result<LoadResult> {
+        let this = Arc::new(self.clone());
+        let measure_from = Instant::now() + self.warmup;
+        let until = measure_from + self.duration;
+        let threads = load_threads().min(self.conns);
+        let loops: Vec<_> = (0..threads)
+            .map(|t| {
+                let conns = self.conns / threads + usize::from(t < self.conns % threads);
+                let this = Arc::clone(&this);
+                std::thread::spawn(move || this.event_loop(conns, measure_from, until))
+            })
+            .collect();
+        let mut total = Tally::default();
+        for handle in loops {
+            total.absorb(handle.join().map_err(|_| anyhow::anyhow!("load thread panicked"))??);
+        }
+        let window = Instant::now().saturating_duration_since(measure_from);
+        ensure!(total.bad == 0, "{} manifest GETs answered wrongly", total.bad);
+        Ok(summarize(total.latencies_us, window))
+    }
+
+    /// One thread's event loop driving `conns` connections.
+    fn event_loop(self: Arc<Self>, conns: usize, measure_from: Instant, until: Instant) -> anyhow::Result<Tally> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(async move {
+            let tasks: Vec<_> = (0..conns)
+                .map(|_| tokio::spawn(Arc::clone(&self).connection(measure_from, until)))
+                .collect();
+            let mut total = Tally::default();
+            for task in tasks {
+                total.absorb(task.await.context("load task panicked")??);
+            }
+            Ok(total)
+        })
+    }
+
+    /// One keep-alive connection sending GETs back to back until `until`.
+    async fn connection(self: Arc<Self>, measure_from: Instant, until: Instant) -> anyhow::Result<Tally> {
+        let stream = TcpStream::connect(self.addr).await?;
+        stream.set_nodelay(true)?;
+        let (mut sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
+        let host = self.addr.to_string();
+        let mut tally = Tally::default();
+        loop {
+            let sent = Instant::now();
+            if sent >= until {
+                return Ok(tally);
+            }
+            let mut req = Request::get(&self.path)
+                .header(header::HOST, &host)
+                .header(header::ACCEPT, self.accept);
+            if let Some(auth) = &self.authorization {
+                req = req.header(header::AUTHORIZATION, auth);
+            }
+            let req = req.body(Empty::<Bytes>::new())?;
+            let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT, exchange(&mut sender, req))
+                .await
+                .context("a manifest GET got no answer")??;
+            if sent >= measure_from {
+                tally.latencies_us.push(sent.elapsed().as_micros() as u32);
+                if status != StatusCode::OK || body.len() != self.body_len {
+                    tally.bad += 1;
+                }
+            }
+        }
+    }
+
+    /// Runs the same load with `wrk` if it is installed; `None` if not.
+    pub fn run_wrk(&self) -> anyhow::Result<Option<LoadResult>> {
+        let Some(wrk) = find_on_path("wrk") else {
+            return Ok(None);
+        };
+        let mut cmd = Command::new(wrk);
+        if let Some(auth) = &self.authorization {
+            cmd.args(["-H", &format!("Authorization: {auth}")]);
+        }
+        let out = cmd
+            .arg(format!("-t{}", load_threads().min(self.conns)))
+            .arg(format!("-c{}", self.conns))
+            .arg(format!("-d{}s", self.duration.as_secs().max(1)))
+            .arg("--latency")
+            .args(["--timeout", &format!("{}s", REQUEST_TIMEOUT.as_secs())])
+            .args(["-H", &format!("Accept: {}", self.accept)])
+            .arg(format!("http://{}{}", self.addr, self.path))
+            .output()
+            .context("running wrk")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        ensure!(
+            out.status.success(),
+            "wrk failed: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        parse_wrk(&text).map(Some)
+    }
+}
+
+/// Sends one request on the connection and reads the whole response.
+async fn exchange(
+    sender: &mut http1::SendRequest<Empty<Bytes>>,
+    req: Request<Empty<Bytes>>,
+) -> anyhow::Result<(StatusCode, Bytes)> {
+    sender.ready().await?;
+    let resp = sender.send_request(req).await?;
+    let status = resp.status();
+    Ok((status, resp.into_body().collect().await?.to_bytes()))
+}
+
+fn summarize(mut latencies_us: Vec<u32>, window: Duration) -> LoadResult {
+    latencies_us.sort_unstable();
+    let n = latencies_us.len();
+    let p99 = match n {
+        0 => 0,
+        _ => latencies_us[(n * 99).div_ceil(100) - 1],
+    };
+    LoadResult {
+        req_per_sec: n as f64 / window.as_secs_f64(),
+        p99: Duration::from_micros(p99.into()),
+    }
+}
+
+/// One event loop per core.
+fn load_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Takes `Requests/sec:` and the `99%` latency from `wrk --latency` output;
+/// fails if wrk saw non-2xx answers or socket errors.
+fn parse_wrk(text: &str) -> anyhow::Result<LoadResult> {
+    if let Some(line) = text
+        .lines()
+        .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+    {
+        bail!("wrk reported errors: {}", line.trim());
+    }
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(str::trim))
+            .with_context(|| format!("no `{prefix}` in wrk output:\n{text}"))
+    };
+    let req_per_sec = field("Requests/sec:")?.parse()?;
+    let p99 = parse_wrk_duration(field("99%")?).with_context(|| format!("wrk p99 in:\n{text}"))?;
+    Ok(LoadResult { req_per_sec, p99 })
+}
+
+/// `812.00us`, `1.23ms`, `2.01s` → duration.
+fn parse_wrk_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().ok()?;
+    let scale = match unit {
+        "us" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(value * scale))
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
