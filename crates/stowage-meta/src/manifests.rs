@@ -70,6 +70,22 @@ async fn missing(
     Ok(wanted.difference(&found).copied().collect())
 }
 
+/// Reads the repository's tag mutability inside the transaction, so a cached
+/// `Repository` can never let an immutable tag move.
+async fn tag_is_immutable_now(tx: &mut Tx, repository_id: i64, tag: &str) -> Result<bool, MetaError> {
+    let row = sqlx::query("SELECT tag_mutability, tag_mutability_filters FROM repositories WHERE id = $1")
+        .bind(repository_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| MetaError::RepositoryNotFound(repository_id.to_string()))?;
+    let mode: String = get(&row, "tag_mutability")?;
+    let mode: stowage_core::TagMutability =
+        mode.parse().map_err(|()| MetaError::Corrupt(format!("tag mutability '{mode}'")))?;
+    let filters: Vec<String> = serde_json::from_str(&get::<String>(&row, "tag_mutability_filters")?)
+        .map_err(|e| MetaError::Corrupt(format!("mutability filters: {e}")))?;
+    Ok(mode.is_immutable(tag, &filters))
+}
+
 impl Meta {
     /// Stores a manifest and moves or sets its tag, atomically. Every blob it
     /// references must be linked to the repository and every child manifest
@@ -110,7 +126,7 @@ impl Meta {
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(row) = row {
-                if put.repository.tag_is_immutable(tag) {
+                if tag_is_immutable_now(&mut tx, repo_id, tag).await? {
                     return Err(MetaError::TagImmutable(tag.to_string()));
                 }
                 let old = parse_digest(&get::<String>(&row, "digest")?)?;

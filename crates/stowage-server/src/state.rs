@@ -45,6 +45,8 @@ pub struct Inner {
     pub token_keys: TokenKeyCache,
     /// Recent pull-time writes.
     pub pulls: crate::services::pulls::PullRecorder,
+    /// Recently looked-up repositories.
+    pub repositories: crate::services::repositories::RepositoryCache,
     /// Upload sessions with a request in flight on this node.
     busy_uploads: Mutex<HashSet<Uuid>>,
 }
@@ -67,6 +69,7 @@ impl AppState {
             master_key,
             token_keys: TokenKeyCache::default(),
             pulls: Default::default(),
+            repositories: Default::default(),
             busy_uploads: Mutex::new(HashSet::new()),
         }))
     }

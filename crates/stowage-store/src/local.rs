@@ -15,9 +15,9 @@ use uuid::Uuid;
 use crate::{BlobRead, BlobStore, ByteRange, ByteStream, Staged, StoreError};
 
 /// Size of the read buffer when streaming a blob out.
-const READ_CHUNK: usize = 512 * 1024;
+const READ_CHUNK: usize = 1024 * 1024;
 /// Chunks in flight between the request body and the writer thread.
-const WRITE_QUEUE: usize = 64;
+const WRITE_QUEUE: usize = 16;
 
 /// A blob store on a local filesystem.
 #[derive(Clone, Debug)]
@@ -239,7 +239,7 @@ impl BlobStore for LocalStore {
 
 /// Streams `len` bytes of `file` from its current position, reading on a blocking thread.
 fn read_stream(mut file: File, len: u64) -> ByteStream {
-    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
     tokio::task::spawn_blocking(move || {
         let mut left = len;
         while left > 0 {

@@ -42,9 +42,7 @@ pub struct ApiCtx {
 impl ApiCtx {
     /// The repository `name` of the registry, or `RepositoryNotFoundException`.
     pub async fn repository(&self, name: &str) -> Result<Repository, EcrError> {
-        self.state
-            .meta
-            .repository(&self.account, name)
+        crate::services::repositories::lookup(&self.state, &self.account, name)
             .await?
             .ok_or_else(|| EcrError::repository_not_found(name, &self.account))
     }

@@ -261,7 +261,9 @@ pub async fn delete_repository(ctx: &ApiCtx, input: Value) -> Result<Value, EcrE
     let req: DeleteRepositoryRequest = parse(input)?;
     repository_name(&req.repository_name)?;
     let repo = ctx.repository(&req.repository_name).await?;
-    match ctx.state.meta.delete_repository(&repo, req.force).await {
+    let deleted = ctx.state.meta.delete_repository(&repo, req.force).await;
+    ctx.state.repositories.invalidate(&ctx.account, &repo.name);
+    match deleted {
         Ok(()) => Ok(json!({ "repository": repository_json(ctx, &repo) })),
         Err(MetaError::RepositoryNotEmpty(n)) => Err(EcrError::new(
             "RepositoryNotEmptyException",
@@ -291,6 +293,7 @@ pub async fn put_image_tag_mutability(ctx: &ApiCtx, input: Value) -> Result<Valu
         req.image_tag_mutability_exclusion_filters,
     )?;
     ctx.state.meta.set_tag_mutability(repo.id, mode, &filters).await?;
+    ctx.state.repositories.invalidate(&ctx.account, &repo.name);
     let mut out = json!({
         "registryId": ctx.account,
         "repositoryName": repo.name,

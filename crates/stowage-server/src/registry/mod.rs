@@ -100,7 +100,7 @@ async fn serve(state: AppState, endpoint: Endpoint, req: Request) -> Result<Resp
     let repo = match endpoint.repository() {
         None => None,
         Some(name) => {
-            let repo = state.meta.repository(&account, name.as_str()).await?;
+            let repo = crate::services::repositories::lookup(&state, &account, name.as_str()).await?;
             Some(repo.ok_or_else(|| OciError::name_unknown(name.as_str(), &account))?)
         }
     };

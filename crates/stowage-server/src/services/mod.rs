@@ -5,5 +5,6 @@ pub mod credentials;
 pub mod downloads;
 pub mod manifests;
 pub mod pulls;
+pub mod repositories;
 pub mod tokens;
 pub mod uploads;
