@@ -135,3 +135,32 @@ async fn docker_manifest_list_push_and_pull() {
     );
     assert_eq!(docker.run_image(&list).await, "hello from amd64\n");
 }
+
+/// `docker login` with the password from `get-login-password`, then an
+/// overwrite of an immutable tag fails with ECR's TAG_INVALID message.
+#[tokio::test]
+async fn docker_cannot_overwrite_an_immutable_tag() {
+    let s = TestServer::start().await;
+    let docker = Docker::new();
+    docker.login(&s).await;
+    let repo = unique("e2e-frozen");
+    let out = s.admin(&["repo", "create", &repo, "--image-tag-mutability", "IMMUTABLE"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let remote = format!("{}/{repo}:v1", s.host());
+    let (first, _) = docker.build_busybox("first").await;
+    docker.tag(&first, &remote).await;
+    let pushed = docker.push(&remote).await;
+    let (second, _) = docker.build_busybox("second").await;
+    docker.tag(&second, &remote).await;
+    let out = run(&mut docker.cmd(&["push", &remote])).await;
+    assert!(!out.status.success(), "overwrite succeeded: {}", describe(&out));
+    let text = describe(&out);
+    assert!(
+        text.contains(&format!(
+            "tag invalid: The image tag 'v1' already exists in the '{repo}' repository and cannot be overwritten because the tag is immutable."
+        )),
+        "{text}"
+    );
+    assert_eq!(registry_digest(&s, &repo, "v1").await, pushed, "the tag moved");
+    docker.rmi(&[&first, &second, &remote]).await;
+}
