@@ -79,8 +79,9 @@ async fn tag_is_immutable_now(tx: &mut Tx, repository_id: i64, tag: &str) -> Res
         .await?
         .ok_or_else(|| MetaError::RepositoryNotFound(repository_id.to_string()))?;
     let mode: String = get(&row, "tag_mutability")?;
-    let mode: stowage_core::TagMutability =
-        mode.parse().map_err(|()| MetaError::Corrupt(format!("tag mutability '{mode}'")))?;
+    let mode: stowage_core::TagMutability = mode
+        .parse()
+        .map_err(|()| MetaError::Corrupt(format!("tag mutability '{mode}'")))?;
     let filters: Vec<String> = serde_json::from_str(&get::<String>(&row, "tag_mutability_filters")?)
         .map_err(|e| MetaError::Corrupt(format!("mutability filters: {e}")))?;
     Ok(mode.is_immutable(tag, &filters))

@@ -39,7 +39,12 @@ impl RepositoryCache {
 /// The repository `name` of the account, from the cache when fresh.
 pub async fn lookup(state: &AppState, account_id: &str, name: &str) -> Result<Option<Repository>, MetaError> {
     let key = (account_id.to_string(), name.to_string());
-    if let Some((at, repo)) = state.repositories.entries.lock().unwrap_or_else(|e| e.into_inner()).get(&key)
+    if let Some((at, repo)) = state
+        .repositories
+        .entries
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&key)
         && at.elapsed() < TTL
     {
         return Ok(Some(repo.clone()));
