@@ -76,6 +76,20 @@ fn upload_not_found(id: &str) -> EcrError {
     )
 }
 
+/// The live upload `id` of the repository, or `UploadNotFoundException`.
+async fn load_upload(
+    ctx: &ApiCtx,
+    repo: &stowage_meta::Repository,
+    id: &str,
+) -> Result<stowage_meta::Upload, EcrError> {
+    let uuid = Uuid::parse_str(id).map_err(|_| upload_not_found(id))?;
+    ctx.state
+        .meta
+        .upload(repo.id, uuid)
+        .await?
+        .ok_or_else(|| upload_not_found(id))
+}
+
 fn upload_error(e: UploadError) -> EcrError {
     match e {
         UploadError::Store(StoreError::DigestMismatch { expected, actual }) => EcrError::new(
@@ -102,13 +116,7 @@ struct UploadPartRequest {
 pub async fn upload_layer_part(ctx: &ApiCtx, input: Value) -> Result<Value, EcrError> {
     let req: UploadPartRequest = parse(input)?;
     let repo = ctx.repository(&req.repository_name).await?;
-    let id = Uuid::parse_str(&req.upload_id).map_err(|_| upload_not_found(&req.upload_id))?;
-    let upload = ctx
-        .state
-        .meta
-        .upload(repo.id, id)
-        .await?
-        .ok_or_else(|| upload_not_found(&req.upload_id))?;
+    let upload = load_upload(ctx, &repo, &req.upload_id).await?;
     let blob = STANDARD
         .decode(&req.layer_part_blob)
         .map_err(|_| EcrError::invalid_parameter("layerPartBlob is not valid base64"))?;
@@ -168,13 +176,7 @@ struct CompleteRequest {
 pub async fn complete_layer_upload(ctx: &ApiCtx, input: Value) -> Result<Value, EcrError> {
     let req: CompleteRequest = parse(input)?;
     let repo = ctx.repository(&req.repository_name).await?;
-    let id = Uuid::parse_str(&req.upload_id).map_err(|_| upload_not_found(&req.upload_id))?;
-    let upload = ctx
-        .state
-        .meta
-        .upload(repo.id, id)
-        .await?
-        .ok_or_else(|| upload_not_found(&req.upload_id))?;
+    let upload = load_upload(ctx, &repo, &req.upload_id).await?;
     let [digest] = req.layer_digests.as_slice() else {
         return Err(EcrError::invalid_parameter("layerDigests must hold exactly one digest"));
     };
@@ -185,7 +187,9 @@ pub async fn complete_layer_upload(ctx: &ApiCtx, input: Value) -> Result<Value, 
         return Err(EcrError::new("EmptyUploadException", "The upload contains no bytes"));
     }
     if ctx.state.meta.repository_blob(repo.id, &digest).await?.is_some() {
-        uploads::cancel(&ctx.state, repo.id, id).await.map_err(upload_error)?;
+        uploads::cancel(&ctx.state, repo.id, upload.id)
+            .await
+            .map_err(upload_error)?;
         return Err(EcrError::new(
             "LayerAlreadyExistsException",
             format!(
