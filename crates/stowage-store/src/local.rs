@@ -6,7 +6,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::StreamExt;
 use stowage_core::Digest;
 use tokio::sync::mpsc;
@@ -243,14 +243,22 @@ fn read_stream(mut file: File, len: u64) -> ByteStream {
     tokio::task::spawn_blocking(move || {
         let mut left = len;
         while left > 0 {
-            let want = left.min(READ_CHUNK as u64) as usize;
-            let mut buf = BytesMut::zeroed(want);
-            let result = file.read_exact(&mut buf).map(|()| buf.freeze());
+            let want = left.min(READ_CHUNK as u64);
+            // read_to_end fills spare capacity without zeroing it first.
+            let mut buf = Vec::with_capacity(want as usize);
+            let result = match (&mut file).take(want).read_to_end(&mut buf) {
+                Ok(n) if n as u64 == want => Ok(Bytes::from(buf)),
+                Ok(_) => Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "blob file is shorter than recorded",
+                )),
+                Err(e) => Err(e),
+            };
             let failed = result.is_err();
             if tx.blocking_send(result).is_err() || failed {
                 return; // the client went away, or the read failed
             }
-            left -= want as u64;
+            left -= want;
         }
     });
     Box::pin(tokio_stream_from(rx))
