@@ -121,10 +121,16 @@ impl Docker {
 
     /// A `docker` command with `args`, bound to the test engine.
     pub fn cmd(&self, args: &[&str]) -> Command {
+        self.cmd_with_config(&self.dir.path().join("config"), args)
+    }
+
+    /// Like [`Docker::cmd`], with another config dir (e.g. one whose
+    /// `config.json` names a credential helper).
+    pub fn cmd_with_config(&self, config: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.bin);
         cmd.args(args)
             .env("DOCKER_HOST", &self.host)
-            .env("DOCKER_CONFIG", self.dir.path().join("config"))
+            .env("DOCKER_CONFIG", config)
             .env("DOCKER_CLI_EXPERIMENTAL", "enabled")
             .env_remove("DOCKER_CONTEXT");
         cmd
@@ -176,12 +182,7 @@ impl Docker {
 
     /// `docker push`; returns the manifest digest docker reports.
     pub async fn push(&self, reference: &str) -> String {
-        let out = self.ok(&["push", reference]).await;
-        out.split_whitespace()
-            .skip_while(|w| *w != "digest:")
-            .nth(1)
-            .unwrap_or_else(|| panic!("no digest in the output of docker push:\n{out}"))
-            .to_string()
+        pushed_digest(&self.ok(&["push", reference]).await)
     }
 
     /// `docker pull`.
@@ -232,6 +233,15 @@ impl Drop for Docker {
             .stderr(Stdio::null())
             .status();
     }
+}
+
+/// The manifest digest in the output of `docker push`.
+pub fn pushed_digest(out: &str) -> String {
+    out.split_whitespace()
+        .skip_while(|w| *w != "digest:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no digest in the output of docker push:\n{out}"))
+        .to_string()
 }
 
 /// Writes a docker build context for [`Docker::build_busybox`].

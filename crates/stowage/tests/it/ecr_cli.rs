@@ -142,6 +142,36 @@ fn upload_part(repo: &str, upload_id: &str, first: u64, path: &Path) -> String {
     )
 }
 
+/// The `complete-layer-upload` command for one upload of one layer.
+fn complete_upload(repo: &str, upload_id: &str, layer_digest: &str) -> String {
+    format!("ecr complete-layer-upload --repository-name {repo} --upload-id {upload_id} --layer-digests {layer_digest}")
+}
+
+/// The `put-image` command tagging a manifest (compact JSON, no whitespace).
+fn put_image(repo: &str, tag: &str, manifest: &str) -> String {
+    format!("ecr put-image --repository-name {repo} --image-tag {tag} --image-manifest {manifest}")
+}
+
+/// `GET /v2/<repo>/manifests/<reference>` over the registry API, accepting an
+/// OCI image manifest.
+async fn get_manifest(s: &TestServer, repo: &str, reference: &str) -> reqwest::Response {
+    s.get(&format!("/v2/{repo}/manifests/{reference}"))
+        .header("accept", OCI_MANIFEST)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The status of `GET /v2/` with `Basic AWS:<password>`.
+async fn v2_status(s: &TestServer, password: &str) -> reqwest::StatusCode {
+    authenticated_client(password)
+        .get(s.url("/v2/"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 /// Parses the CLI's one-line error report.
 fn parse_cli_error(stderr: &str) -> Option<CliError> {
     let line = stderr.lines().find(|l| l.starts_with("An error occurred ("))?;
@@ -182,6 +212,14 @@ fn tag_pairs(v: &Value) -> Vec<(String, String)> {
         .collect();
     tags.sort();
     tags
+}
+
+/// The resource tags of `arn`, sorted, from `list-tags-for-resource`.
+async fn resource_tags(aws: &Aws, arn: &str) -> Vec<(String, String)> {
+    tag_pairs(
+        &aws.ok(&format!("ecr list-tags-for-resource --resource-arn {arn}"))
+            .await,
+    )
 }
 
 fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -366,9 +404,8 @@ async fn repositories_and_tags() {
     .await;
 
     // Resource tags.
-    let list = format!("ecr list-tags-for-resource --resource-arn {arn}");
     assert_eq!(
-        tag_pairs(&aws.ok(&list).await),
+        resource_tags(&aws, &arn).await,
         pairs(&[("env", "dev"), ("team", "core")])
     );
     let v = aws
@@ -378,7 +415,7 @@ async fn repositories_and_tags() {
         .await;
     assert!(v.is_null() || v == json!({}), "tag-resource output: {v}");
     assert_eq!(
-        tag_pairs(&aws.ok(&list).await),
+        resource_tags(&aws, &arn).await,
         pairs(&[("env", "prod"), ("owner", "alice"), ("team", "core")])
     );
     aws.ok(&format!(
@@ -386,7 +423,7 @@ async fn repositories_and_tags() {
     ))
     .await;
     assert_eq!(
-        tag_pairs(&aws.ok(&list).await),
+        resource_tags(&aws, &arn).await,
         pairs(&[("env", "prod"), ("owner", "alice")])
     );
     aws.fails(
@@ -433,14 +470,12 @@ async fn login_registry_and_account_settings() {
         !password.is_empty() && !password.contains(char::is_whitespace),
         "{stdout:?}"
     );
-    let resp = authenticated_client(password).get(s.url("/v2/")).send().await.unwrap();
-    assert_eq!(resp.status(), 200);
-    let resp = authenticated_client(&format!("{password}x"))
-        .get(s.url("/v2/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401, "a tampered password is refused");
+    assert_eq!(v2_status(&s, password).await, 200);
+    assert_eq!(
+        v2_status(&s, &format!("{password}x")).await,
+        401,
+        "a tampered password is refused"
+    );
 
     // The token behind it: base64("AWS:" + password), 12 hours, this registry's URL.
     let v = aws.ok("ecr get-authorization-token").await;
@@ -456,12 +491,7 @@ async fn login_registry_and_account_settings() {
         !token_password.contains(':'),
         "the CLI splits the token on ':': {token}"
     );
-    let resp = authenticated_client(token_password)
-        .get(s.url("/v2/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    assert_eq!(v2_status(&s, token_password).await, 200);
     assert_eq!(str_at(data, "/proxyEndpoint"), format!("http://{}", s.host()));
     let expires = data["expiresAt"].as_f64().expect("expiresAt is epoch seconds");
     assert!(
@@ -502,12 +532,7 @@ async fn login_registry_and_account_settings() {
     );
     let (code, stdout, stderr) = temp.exec("ecr get-login-password").await;
     assert_eq!(code, 0, "get-login-password with temporary credentials: {stderr}");
-    let resp = authenticated_client(stdout.trim_end())
-        .get(s.url("/v2/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    assert_eq!(v2_status(&s, stdout.trim_end()).await, 200);
     credentials("bad", "not-the-session-token")
         .fails(
             "ecr describe-repositories",
@@ -587,12 +612,7 @@ async fn images_pushed_over_v2_and_the_image_api() {
     assert!(detail.get("lastRecordedPullTime").is_none(), "never pulled: {detail}");
 
     // A pull over /v2/ is recorded (asynchronously) as lastRecordedPullTime.
-    let resp = s
-        .get("/v2/app/manifests/v1")
-        .header("accept", OCI_MANIFEST)
-        .send()
-        .await
-        .unwrap();
+    let resp = get_manifest(&s, "app", "v1").await;
     assert_eq!(resp.status(), 200);
     let deadline = Instant::now() + Duration::from_secs(20);
     let pulled_at = loop {
@@ -648,29 +668,17 @@ async fn images_pushed_over_v2_and_the_image_api() {
     // put-image under a new tag; the registry API serves it.
     let manifest3 = annotated(&manifest1, "put-image");
     let digest3 = digest(manifest3.as_bytes());
-    let v = aws
-        .ok(&format!(
-            "ecr put-image --repository-name app --image-tag v3 --image-manifest {manifest3}"
-        ))
-        .await;
+    let v = aws.ok(&put_image("app", "v3", &manifest3)).await;
     assert_eq!(str_at(&v, "/image/imageId/imageDigest"), digest3);
     assert_eq!(str_at(&v, "/image/imageId/imageTag"), "v3");
     assert_eq!(str_at(&v, "/image/imageManifest"), manifest3);
     assert_eq!(str_at(&v, "/image/imageManifestMediaType"), OCI_MANIFEST);
-    let resp = s
-        .get("/v2/app/manifests/v3")
-        .header("accept", OCI_MANIFEST)
-        .send()
-        .await
-        .unwrap();
+    let resp = get_manifest(&s, "app", "v3").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["docker-content-digest"].to_str().unwrap(), digest3);
     assert_eq!(resp.bytes().await.unwrap(), manifest3.as_bytes());
     // A second tag on the same image.
-    aws.ok(&format!(
-        "ecr put-image --repository-name app --image-tag v3-extra --image-manifest {manifest3}"
-    ))
-    .await;
+    aws.ok(&put_image("app", "v3-extra", &manifest3)).await;
     let v = aws
         .ok(&format!(
             "ecr describe-images --repository-name app --image-ids imageDigest={digest3}"
@@ -700,14 +708,11 @@ async fn images_pushed_over_v2_and_the_image_api() {
     let manifest4 = annotated(&manifest1, "four");
     let digest4 = digest(manifest4.as_bytes());
     for m in [&manifest3, &manifest4] {
-        aws.ok(&format!(
-            "ecr put-image --repository-name app --image-tag latest --image-manifest {m}"
-        ))
-        .await;
+        aws.ok(&put_image("app", "latest", m)).await;
     }
     let err = aws
         .fails(
-            &format!("ecr put-image --repository-name app --image-tag v3 --image-manifest {manifest4}"),
+            &put_image("app", "v3", &manifest4),
             "PutImage",
             "ImageTagAlreadyExistsException",
         )
@@ -736,12 +741,7 @@ async fn images_pushed_over_v2_and_the_image_api() {
         list_images(&aws, "app", "").await,
         sorted(vec![id(&digest2, Some("v1")), id(&digest4, Some("latest"))])
     );
-    let resp = s
-        .get("/v2/app/manifests/v3")
-        .header("accept", OCI_MANIFEST)
-        .send()
-        .await
-        .unwrap();
+    let resp = get_manifest(&s, "app", "v3").await;
     assert_eq!(resp.status(), 404);
 
     // Deleting a repository with images needs --force.
@@ -790,11 +790,7 @@ async fn layer_upload_api_and_download_url() {
     assert_eq!(v["lastByteReceived"].as_u64(), Some(2999), "{v}");
     assert_eq!(str_at(&v, "/uploadId"), upload_id);
     assert_eq!(str_at(&v, "/repositoryName"), "layers");
-    let v = aws
-        .ok(&format!(
-            "ecr complete-layer-upload --repository-name layers --upload-id {upload_id} --layer-digests {layer_digest}"
-        ))
-        .await;
+    let v = aws.ok(&complete_upload("layers", &upload_id, &layer_digest)).await;
     assert_eq!(str_at(&v, "/layerDigest"), layer_digest);
     assert_eq!(str_at(&v, "/uploadId"), upload_id);
     // The session is over once completed.
@@ -846,19 +842,16 @@ async fn layer_upload_api_and_download_url() {
     .await;
 
     // Completion errors: a digest that does not match the bytes, a layer already here.
-    let complete = |id: &str, d: &str| {
-        format!("ecr complete-layer-upload --repository-name layers --upload-id {id} --layer-digests {d}")
-    };
     let wrong = aws.upload_file("layers", &part).await;
     aws.fails(
-        &complete(&wrong, &digest(b"something else")),
+        &complete_upload("layers", &wrong, &digest(b"something else")),
         "CompleteLayerUpload",
         "InvalidLayerException",
     )
     .await;
     let again = aws.upload_file("layers", &part).await;
     aws.fails(
-        &complete(&again, &layer_digest),
+        &complete_upload("layers", &again, &layer_digest),
         "CompleteLayerUpload",
         "LayerAlreadyExistsException",
     )
@@ -870,26 +863,17 @@ async fn layer_upload_api_and_download_url() {
     std::fs::write(&config_path, config).unwrap();
     let config_digest = digest(config);
     let upload = aws.upload_file("layers", &config_path).await;
-    aws.ok(&complete(&upload, &config_digest)).await;
+    aws.ok(&complete_upload("layers", &upload, &config_digest)).await;
     let manifest = String::from_utf8(image_manifest(&config_digest, config.len(), &layer_digest, layer.len())).unwrap();
-    let v = aws
-        .ok(&format!(
-            "ecr put-image --repository-name layers --image-tag api --image-manifest {manifest}"
-        ))
-        .await;
+    let v = aws.ok(&put_image("layers", "api", &manifest)).await;
     assert_eq!(str_at(&v, "/image/imageId/imageDigest"), digest(manifest.as_bytes()));
-    let resp = s
-        .get("/v2/layers/manifests/api")
-        .header("accept", OCI_MANIFEST)
-        .send()
-        .await
-        .unwrap();
+    let resp = get_manifest(&s, "layers", "api").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.bytes().await.unwrap(), manifest.as_bytes());
     // A manifest over a layer this repository does not have.
     let dangling = String::from_utf8(image_manifest(&config_digest, config.len(), &absent, 14)).unwrap();
     aws.fails(
-        &format!("ecr put-image --repository-name layers --image-tag bad --image-manifest {dangling}"),
+        &put_image("layers", "bad", &dangling),
         "PutImage",
         "LayersNotFoundException",
     )
