@@ -31,7 +31,21 @@
 //!    fresh server, after a push of `STOWAGE_BENCH_SMALL_MIB` (256) MiB, to show
 //!    whether memory stays flat as the blob grows.
 //!
-//! Prints a markdown table of the results, their ratios and the targets. Targets
+//! Then, on Stowage alone (docker-registry has no equivalent), each beside a
+//! baseline from the same run:
+//!
+//! 5. token verification: `GET /v2/` (authentication only) with the load of 3.,
+//!    req/s, p50/p99 and server CPU per request, against manifest GET by tag;
+//!    and `STOWAGE_BENCH_ECR_CALLS` (200) sequential SigV4-signed
+//!    `GetAuthorizationToken` calls, p50/p99;
+//! 6. listing a big repository: `STOWAGE_BENCH_IMAGES` (10000) distinct OCI
+//!    manifests, each under its own tag, pushed through `/v2/` by 4 concurrent
+//!    clients (images/s), then `DescribeImages` maxResults=100 (first page, page
+//!    50 and the last page, reached with their `nextToken`s) and `ListImages`
+//!    maxResults=1000, `STOWAGE_BENCH_ECR_CALLS` sequential calls each, p50/p99,
+//!    against `DescribeImages` on a 100-image repository.
+//!
+//! Prints markdown tables of the results, their ratios and the targets. Targets
 //! are informational: the bench fails only on functional errors (a wrong status,
 //! digest or length). `docker-registry` is taken from `STOWAGE_TEST_DOCKER_REGISTRY`
 //! or the PATH. Under `cargo test` (no `--bench` argument) it does nothing.
@@ -52,6 +66,8 @@ mod load;
 mod report;
 #[path = "registry/servers.rs"]
 mod servers;
+#[path = "registry/stowage_only.rs"]
+mod stowage_only;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -64,6 +80,7 @@ use data::Blob;
 use load::Load;
 use report::{Labels, Measured};
 use servers::{Kind, Server};
+use stowage_only::StowageOnly;
 
 const REPO: &str = "bench/app";
 const TAG: &str = "v1";
@@ -76,6 +93,8 @@ struct Settings {
     warmup: Duration,
     duration: Duration,
     pulls: u64,
+    images: u64,
+    ecr_calls: usize,
     dir: PathBuf,
     docker_registry: PathBuf,
 }
@@ -89,6 +108,8 @@ impl Settings {
             warmup: Duration::from_secs(env_u64("STOWAGE_BENCH_WARMUP_SECS", 2)?),
             duration: Duration::from_secs(env_u64("STOWAGE_BENCH_SECS", 10)?),
             pulls: env_u64("STOWAGE_BENCH_PULLS", 3)?,
+            images: env_u64("STOWAGE_BENCH_IMAGES", 10_000)?,
+            ecr_calls: env_u64("STOWAGE_BENCH_ECR_CALLS", 200)? as usize,
             dir: std::env::var_os("STOWAGE_BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from),
             docker_registry: std::env::var_os("STOWAGE_TEST_DOCKER_REGISTRY")
                 .map_or_else(|| PathBuf::from("docker-registry"), PathBuf::from),
@@ -188,9 +209,11 @@ async fn run() -> anyhow::Result<()> {
         push_phase(subject, &settings, &blobs).await?;
     }
     pull_phase(&mut subjects, &settings, &blobs).await?;
-    manifest_phase(&mut subjects, &settings).await?;
+    let loads = manifest_phase(&mut subjects, &settings).await?;
+    let stowage_only = stowage_only_phase(&subjects[0], &loads[0], &settings).await?;
     let dd = [dd_first, dd_write(&settings)?];
     report::print(&settings.labels(), &subjects[0].measured, &subjects[1].measured, dd);
+    report::print_stowage_only(settings.conns, &subjects[0].measured.manifest, &stowage_only);
     println!(
         "machine: {} cores; load average (1/5/15 min) at start {load_at_start}, at end {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -274,8 +297,8 @@ async fn pull_phase(subjects: &mut [Subject], settings: &Settings, blobs: &Blobs
 }
 
 /// Pushes a small image to each registry, checks a GET returns it, then runs
-/// the manifest load on each with hyper, then with wrk.
-async fn manifest_phase(subjects: &mut [Subject], settings: &Settings) -> anyhow::Result<()> {
+/// the manifest load on each with hyper, then with wrk; returns the loads.
+async fn manifest_phase(subjects: &mut [Subject], settings: &Settings) -> anyhow::Result<Vec<Load>> {
     let mut loads = Vec::new();
     for subject in subjects.iter() {
         let (client, server) = (&subject.client, &subject.server);
@@ -290,6 +313,7 @@ async fn manifest_phase(subjects: &mut [Subject], settings: &Settings) -> anyhow
             conns: settings.conns,
             warmup: settings.warmup,
             duration: settings.duration,
+            server_pid: Some(server.pid()),
         });
     }
     for (subject, load) in subjects.iter_mut().zip(&loads) {
@@ -300,11 +324,30 @@ async fn manifest_phase(subjects: &mut [Subject], settings: &Settings) -> anyhow
         let load = load.clone();
         subject.measured.manifest = tokio::task::spawn_blocking(move || load.run()).await??;
     }
-    for (subject, load) in subjects.iter_mut().zip(loads) {
+    for (subject, load) in subjects.iter_mut().zip(&loads) {
         progress(subject.name(), "manifest GETs, wrk (if installed)");
+        let load = load.clone();
         subject.measured.manifest_wrk = tokio::task::spawn_blocking(move || load.run_wrk()).await??;
     }
-    Ok(())
+    Ok(loads)
+}
+
+/// The Stowage-only measurements (see `stowage_only`): `GET /v2/` with the
+/// manifest load's settings, GetAuthorizationToken, and the big-repository listings.
+async fn stowage_only_phase(
+    subject: &Subject,
+    manifest_load: &Load,
+    settings: &Settings,
+) -> anyhow::Result<StowageOnly> {
+    ensure!(
+        subject.server.kind == Kind::Stowage,
+        "the first subject must be Stowage"
+    );
+    let mut out = StowageOnly::default();
+    let (server, client) = (&subject.server, &subject.client);
+    stowage_only::auth_phase(server, client, manifest_load, settings.ecr_calls, &mut out).await?;
+    stowage_only::listing_phase(server, client, settings.images, settings.ecr_calls, &mut out).await?;
+    Ok(out)
 }
 
 async fn fresh_server(kind: Kind, settings: &Settings) -> anyhow::Result<Server> {
@@ -345,7 +388,7 @@ fn mb_per_sec(bytes: u64, elapsed: Duration) -> f64 {
     bytes as f64 / 1e6 / elapsed.as_secs_f64()
 }
 
-fn progress(who: &str, what: &str) {
+pub(crate) fn progress(who: &str, what: &str) {
     if who.is_empty() {
         eprintln!("registry bench: {what}");
     } else {

@@ -126,15 +126,61 @@ pub async fn push_image(client: &Client, server: &Server, repo: &str, tag: &str)
     let layer: Vec<u8> = Blob::new(7, 4096).chunks().flatten().collect();
     let config_digest = push_bytes(client, server, repo, config).await?;
     let layer_digest = push_bytes(client, server, repo, &layer).await?;
-    let manifest = image_manifest(&config_digest, config.len(), &layer_digest, layer.len());
+    let manifest = image_manifest(&config_digest, config.len(), &layer_digest, layer.len(), None);
+    put_manifest(client, server, repo, tag, &manifest).await?;
+    Ok(manifest)
+}
+
+/// A config and a layer pushed once, which many manifests can reference.
+pub struct ImageParts {
+    config_digest: String,
+    config_size: usize,
+    layer_digest: String,
+    layer_size: usize,
+}
+
+impl ImageParts {
+    /// Pushes a small config and a small layer (seeded by `seed`) into `repo`.
+    pub async fn push(client: &Client, server: &Server, repo: &str, seed: u64) -> anyhow::Result<ImageParts> {
+        let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+        let layer: Vec<u8> = Blob::new(seed, 4096).chunks().flatten().collect();
+        Ok(ImageParts {
+            config_digest: push_bytes(client, server, repo, config).await?,
+            config_size: config.len(),
+            layer_digest: push_bytes(client, server, repo, &layer).await?,
+            layer_size: layer.len(),
+        })
+    }
+
+    /// An OCI manifest of these parts, made distinct by the annotation
+    /// `bench.index` = `index`.
+    pub fn manifest(&self, index: u64) -> Vec<u8> {
+        image_manifest(
+            &self.config_digest,
+            self.config_size,
+            &self.layer_digest,
+            self.layer_size,
+            Some(index),
+        )
+    }
+}
+
+/// `PUT`s an OCI manifest under `tag`.
+pub async fn put_manifest(
+    client: &Client,
+    server: &Server,
+    repo: &str,
+    tag: &str,
+    manifest: &[u8],
+) -> anyhow::Result<()> {
     let resp = client
         .put(server.url(&format!("/v2/{repo}/manifests/{tag}")))
         .header(CONTENT_TYPE, OCI_MANIFEST)
-        .body(manifest.clone())
+        .body(manifest.to_vec())
         .send()
         .await?;
     expect_status(resp, StatusCode::CREATED, "pushing a manifest").await?;
-    Ok(manifest)
+    Ok(())
 }
 
 /// Fetches the manifest by tag once and checks it is the one pushed.
@@ -158,9 +204,10 @@ pub async fn check_manifest(
     Ok(())
 }
 
-fn image_manifest(config: &str, config_size: usize, layer: &str, layer_size: usize) -> Vec<u8> {
+fn image_manifest(config: &str, config_size: usize, layer: &str, layer_size: usize, index: Option<u64>) -> Vec<u8> {
+    let annotations = index.map_or(String::new(), |i| format!(r#","annotations":{{"bench.index":"{i}"}}"#));
     format!(
-        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":{config_size}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer}","size":{layer_size}}}]}}"#
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":{config_size}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer}","size":{layer_size}}}]{annotations}}}"#
     )
     .into_bytes()
 }

@@ -28,7 +28,21 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LoadResult {
     pub req_per_sec: f64,
+    pub p50: Duration,
     pub p99: Duration,
+    /// Requests completed in the measured window (0 from wrk).
+    pub requests: u64,
+    /// CPU time (user + system) the server process used in the measured window,
+    /// when its pid was given.
+    pub server_cpu: Option<Duration>,
+}
+
+impl LoadResult {
+    /// Server CPU time per request in the measured window.
+    pub fn server_cpu_per_request(&self) -> Option<Duration> {
+        let cpu = self.server_cpu?;
+        (self.requests > 0).then(|| Duration::from_secs_f64(cpu.as_secs_f64() / self.requests as f64))
+    }
 }
 
 /// One load run's parameters.
@@ -44,6 +58,8 @@ pub struct Load {
     pub conns: usize,
     pub warmup: Duration,
     pub duration: Duration,
+    /// The server's pid, to sample its CPU time over the measured window.
+    pub server_pid: Option<u32>,
 }
 
 /// What one connection saw in the measured window.
@@ -74,13 +90,20 @@ impl Load {
                 std::thread::spawn(move || this.event_loop(conns, measure_from, until))
             })
             .collect();
+        let cpu_probe = self
+            .server_pid
+            .map(|pid| std::thread::spawn(move || cpu_over_window(pid, measure_from, until)));
         let mut total = Tally::default();
         for handle in loops {
             total.absorb(handle.join().map_err(|_| anyhow::anyhow!("load thread panicked"))??);
         }
         let window = Instant::now().saturating_duration_since(measure_from);
-        ensure!(total.bad == 0, "{} manifest GETs answered wrongly", total.bad);
-        Ok(summarize(total.latencies_us, window))
+        ensure!(total.bad == 0, "{} GETs of {} answered wrongly", total.bad, self.path);
+        let mut result = summarize(total.latencies_us, window);
+        if let Some(probe) = cpu_probe {
+            result.server_cpu = probe.join().map_err(|_| anyhow::anyhow!("CPU probe panicked"))??;
+        }
+        Ok(result)
     }
 
     /// One thread's event loop driving `conns` connections.
@@ -120,7 +143,7 @@ impl Load {
             let req = req.body(Empty::<Bytes>::new())?;
             let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT, exchange(&mut sender, req))
                 .await
-                .context("a manifest GET got no answer")??;
+                .with_context(|| format!("a GET of {} got no answer", self.path))??;
             if sent >= measure_from {
                 tally.latencies_us.push(sent.elapsed().as_micros() as u32);
                 if status != StatusCode::OK || body.len() != self.body_len {
@@ -173,14 +196,51 @@ async fn exchange(
 fn summarize(mut latencies_us: Vec<u32>, window: Duration) -> LoadResult {
     latencies_us.sort_unstable();
     let n = latencies_us.len();
-    let p99 = match n {
-        0 => 0,
-        _ => latencies_us[(n * 99).div_ceil(100) - 1],
+    let at = |pct: usize| match n {
+        0 => Duration::ZERO,
+        _ => Duration::from_micros(latencies_us[(n * pct).div_ceil(100).max(1) - 1].into()),
     };
     LoadResult {
         req_per_sec: n as f64 / window.as_secs_f64(),
-        p99: Duration::from_micros(p99.into()),
+        p50: at(50),
+        p99: at(99),
+        requests: n as u64,
+        server_cpu: None,
     }
+}
+
+/// CPU time `pid` used between `from` and `until` (sleeps until then).
+fn cpu_over_window(pid: u32, from: Instant, until: Instant) -> anyhow::Result<Option<Duration>> {
+    std::thread::sleep(from.saturating_duration_since(Instant::now()));
+    let before = process_cpu(pid)?;
+    std::thread::sleep(until.saturating_duration_since(Instant::now()));
+    let after = process_cpu(pid)?;
+    Ok(Some(after.saturating_sub(before)))
+}
+
+/// utime + stime of a process (all its threads), from `/proc/<pid>/stat`.
+fn process_cpu(pid: u32) -> anyhow::Result<Duration> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).context("malformed stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<u64> { Ok(fields.get(i).context("short stat")?.parse()?) };
+    // `rest` starts at field 3 (state), so field N is at index N - 3.
+    let total = ticks(14 - 3)? + ticks(15 - 3)?;
+    Ok(Duration::from_secs_f64(total as f64 / clock_ticks_per_sec() as f64))
+}
+
+/// `getconf CLK_TCK`, 100 if that fails.
+fn clock_ticks_per_sec() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|t| t.trim().parse().ok())
+        .filter(|&t| t > 0)
+        .unwrap_or(100)
 }
 
 /// One event loop per core.
@@ -203,8 +263,14 @@ fn parse_wrk(text: &str) -> anyhow::Result<LoadResult> {
             .with_context(|| format!("no `{prefix}` in wrk output:\n{text}"))
     };
     let req_per_sec = field("Requests/sec:")?.parse()?;
+    let p50 = parse_wrk_duration(field("50%")?).with_context(|| format!("wrk p50 in:\n{text}"))?;
     let p99 = parse_wrk_duration(field("99%")?).with_context(|| format!("wrk p99 in:\n{text}"))?;
-    Ok(LoadResult { req_per_sec, p99 })
+    Ok(LoadResult {
+        req_per_sec,
+        p50,
+        p99,
+        ..LoadResult::default()
+    })
 }
 
 /// `812.00us`, `1.23ms`, `2.01s` → duration.

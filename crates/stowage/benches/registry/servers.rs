@@ -148,6 +148,29 @@ impl Server {
         Ok(String::from_utf8(out.stdout)?)
     }
 
+    /// The server process's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.0.id()
+    }
+
+    /// Stowage's administrator access key, from `<data-dir>/credentials`
+    /// (written at first start), for signing ECR API calls.
+    pub fn admin_credentials(&self) -> anyhow::Result<stowage_core::sigv4::Credentials> {
+        let path = self.data_dir.join("credentials");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let field = |key: &str| {
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix(key)?.trim_start().strip_prefix('='))
+                .map(|v| v.trim().to_string())
+                .with_context(|| format!("no {key} in {}", path.display()))
+        };
+        Ok(stowage_core::sigv4::Credentials {
+            access_key_id: field("aws_access_key_id")?,
+            secret_access_key: field("aws_secret_access_key")?,
+            session_token: None,
+        })
+    }
+
     /// Peak resident set size so far (`VmHWM`), in KiB.
     pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
         self.status_kib("VmHWM")
