@@ -47,6 +47,8 @@ pub struct Inner {
     pub pulls: crate::services::pulls::PullRecorder,
     /// Recently looked-up repositories.
     pub repositories: crate::services::repositories::RepositoryCache,
+    /// Recently served manifests by tag.
+    pub tag_cache: crate::services::tag_cache::TagCache,
     /// Upload sessions with a request in flight on this node.
     busy_uploads: Mutex<HashSet<Uuid>>,
 }
@@ -70,6 +72,7 @@ impl AppState {
             token_keys: TokenKeyCache::default(),
             pulls: Default::default(),
             repositories: Default::default(),
+            tag_cache: Default::default(),
             busy_uploads: Mutex::new(HashSet::new()),
         }))
     }

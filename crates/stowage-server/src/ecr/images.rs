@@ -275,13 +275,13 @@ pub async fn batch_delete_image(ctx: &ApiCtx, input: Value) -> Result<Value, Ecr
         let tags = record.map(|r| r.tags).unwrap_or_default();
         let removes_image = match &id.image_tag {
             Some(tag) if id.image_digest.is_none() => {
-                meta.delete_tag(repo.id, tag).await?;
+                manifests::delete_tag(&ctx.state, repo.id, tag).await?;
                 tags.len() <= 1
             }
             _ => true,
         };
         if removes_image {
-            match meta.delete_manifest(repo.id, &digest).await {
+            match manifests::delete_manifest(&ctx.state, repo.id, &digest).await {
                 Ok(_) => {}
                 Err(MetaError::ManifestReferenced(parent)) if id.image_tag.is_none() || id.image_digest.is_some() => {
                     failures.push(failure(

@@ -263,6 +263,7 @@ pub async fn delete_repository(ctx: &ApiCtx, input: Value) -> Result<Value, EcrE
     let repo = ctx.repository(&req.repository_name).await?;
     let deleted = ctx.state.meta.delete_repository(&repo, req.force).await;
     ctx.state.repositories.invalidate(&ctx.account, &repo.name);
+    ctx.state.tag_cache.forget(repo.id);
     match deleted {
         Ok(()) => Ok(json!({ "repository": repository_json(ctx, &repo) })),
         Err(MetaError::RepositoryNotEmpty(n)) => Err(EcrError::new(

@@ -38,8 +38,8 @@ fn parse_reference(reference: &str, bad_tag: impl FnOnce() -> OciError) -> Resul
 pub async fn get_manifest(ctx: Ctx, reference: &str, head: bool) -> Result<Response, OciError> {
     let meta = &ctx.state.meta;
     let found = match parse_reference(reference, OciError::manifest_unknown)? {
-        Ref::Tag(tag) => meta.manifest_by_tag(ctx.repo.id, tag.as_str()).await?,
-        Ref::Digest(d) => meta.manifest_by_digest(ctx.repo.id, &d).await?,
+        Ref::Tag(tag) => crate::services::tag_cache::manifest_by_tag(&ctx.state, ctx.repo.id, tag.as_str()).await?,
+        Ref::Digest(d) => meta.manifest_by_digest(ctx.repo.id, &d).await?.map(std::sync::Arc::new),
     };
     let m = found.ok_or_else(OciError::manifest_unknown)?;
     if !accepts(&ctx.headers, &m.media_type) {
@@ -57,13 +57,17 @@ pub async fn get_manifest(ctx: Ctx, reference: &str, head: bool) -> Result<Respo
     Ok(manifest_response(m, head))
 }
 
-fn manifest_response(m: StoredManifest, head: bool) -> Response {
+fn manifest_response(m: std::sync::Arc<StoredManifest>, head: bool) -> Response {
     let builder = Response::builder()
-        .header(header::CONTENT_TYPE, m.media_type)
+        .header(header::CONTENT_TYPE, m.media_type.as_str())
         .header("docker-content-digest", m.digest.to_string())
         .header(header::ETAG, format!("\"{}\"", m.digest))
         .header(header::CONTENT_LENGTH, m.body.len());
-    let body = if head { Body::empty() } else { Body::from(m.body) };
+    let body = if head {
+        Body::empty()
+    } else {
+        Body::from(m.body.clone())
+    };
     builder.body(body).expect("valid response")
 }
 
@@ -130,10 +134,9 @@ pub async fn put_manifest(ctx: Ctx, body: Body, reference: &str) -> Result<Respo
 
 /// Deletes a manifest by digest (with its tags), or just a tag.
 pub async fn delete_manifest(ctx: Ctx, reference: &str) -> Result<Response, OciError> {
-    let meta = &ctx.state.meta;
     let existed = match parse_reference(reference, OciError::manifest_unknown)? {
-        Ref::Tag(tag) => meta.delete_tag(ctx.repo.id, tag.as_str()).await?,
-        Ref::Digest(d) => meta.delete_manifest(ctx.repo.id, &d).await?,
+        Ref::Tag(tag) => manifests::delete_tag(&ctx.state, ctx.repo.id, tag.as_str()).await?,
+        Ref::Digest(d) => manifests::delete_manifest(&ctx.state, ctx.repo.id, &d).await?,
     };
     if existed {
         Ok(StatusCode::ACCEPTED.into_response())

@@ -59,19 +59,34 @@ pub async fn push(
         Target::Tag(t) => Some(t.as_str()),
         Target::Digest(_) => None,
     };
-    let outcome = state
-        .meta
-        .put_manifest(PutManifest {
-            repository,
-            digest,
-            manifest: &manifest,
-            body,
-            tag,
-        })
-        .await?;
+    let put = PutManifest {
+        repository,
+        digest,
+        manifest: &manifest,
+        body,
+        tag,
+    };
+    let outcome = state.meta.put_manifest(put).await;
+    // Whatever the outcome, this node must not serve a tag it may just have moved.
+    state.tag_cache.forget(repository.id);
+    let outcome = outcome?;
     Ok(Pushed {
         digest,
         subject: manifest.subject.map(|s| s.digest),
         created: outcome.created,
     })
+}
+
+/// Removes a tag, leaving its manifest. Returns whether it existed.
+pub async fn delete_tag(state: &AppState, repository_id: i64, tag: &str) -> Result<bool, MetaError> {
+    let done = state.meta.delete_tag(repository_id, tag).await;
+    state.tag_cache.forget(repository_id);
+    done
+}
+
+/// Deletes a manifest and its tags. Returns whether it existed.
+pub async fn delete_manifest(state: &AppState, repository_id: i64, digest: &Digest) -> Result<bool, MetaError> {
+    let done = state.meta.delete_manifest(repository_id, digest).await;
+    state.tag_cache.forget(repository_id);
+    done
 }

@@ -6,5 +6,6 @@ pub mod downloads;
 pub mod manifests;
 pub mod pulls;
 pub mod repositories;
+pub mod tag_cache;
 pub mod tokens;
 pub mod uploads;

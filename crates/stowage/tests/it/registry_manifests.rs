@@ -279,3 +279,24 @@ both_dbs! {
         assert_eq!(tags, ["a", "b", "c"]);
     }
 }
+
+both_dbs! {
+    /// Tag reads are cached briefly, but never past a change made through this server.
+    async fn a_moved_or_deleted_tag_is_seen_at_once(s: TestServer) {
+        s.create_repo("hot");
+        let (_, first) = s.push_image("hot", "latest", b"one").await;
+        let got = s.get("/v2/hot/manifests/latest").send().await.unwrap();
+        assert_eq!(got.headers()["docker-content-digest"], first.as_str());
+        let (_, second) = s.push_image("hot", "latest", b"two").await;
+        let got = s.get("/v2/hot/manifests/latest").send().await.unwrap();
+        assert_eq!(got.headers()["docker-content-digest"], second.as_str());
+        let (status, body) = s
+            .ecr("BatchDeleteImage", serde_json::json!({"repositoryName": "hot", "imageIds": [{"imageTag": "latest"}]}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(s.get("/v2/hot/manifests/latest").send().await.unwrap().status(), 404);
+        s.push_image("hot", "latest", b"three").await;
+        assert_eq!(s.delete("/v2/hot/manifests/latest").send().await.unwrap().status(), 202);
+        assert_eq!(s.get("/v2/hot/manifests/latest").send().await.unwrap().status(), 404);
+    }
+}
