@@ -314,6 +314,7 @@ async fn manifest_phase(subjects: &mut [Subject], settings: &Settings) -> anyhow
             warmup: settings.warmup,
             duration: settings.duration,
             server_pid: Some(server.pid()),
+            expect_status: hyper::StatusCode::OK,
         });
     }
     for (subject, load) in subjects.iter_mut().zip(&loads) {

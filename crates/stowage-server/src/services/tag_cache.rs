@@ -22,18 +22,28 @@ const MAX_ENTRIES: usize = 2048;
 
 type Entry = (Instant, Arc<StoredManifest>);
 
+#[derive(Default)]
+struct Entries {
+    count: usize,
+    by_repo: HashMap<i64, HashMap<String, Entry>>,
+    /// Bumped by every `forget`: a read that began before a change must not
+    /// store what it read after the change dropped the entries.
+    epoch: u64,
+}
+
 /// Recently served manifests by repository and tag.
 #[derive(Default)]
 pub struct TagCache {
-    repos: Mutex<(usize, HashMap<i64, HashMap<String, Entry>>)>,
+    repos: Mutex<Entries>,
 }
 
 impl TagCache {
     /// Drops every cached tag of a repository (after this node changed it).
     pub fn forget(&self, repository_id: i64) {
         let mut guard = self.repos.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(tags) = guard.1.remove(&repository_id) {
-            guard.0 -= tags.len();
+        guard.epoch += 1;
+        if let Some(tags) = guard.by_repo.remove(&repository_id) {
+            guard.count -= tags.len();
         }
     }
 }
@@ -44,31 +54,37 @@ pub async fn manifest_by_tag(
     repository_id: i64,
     tag: &str,
 ) -> Result<Option<Arc<StoredManifest>>, MetaError> {
-    {
+    let epoch = {
         let guard = state.tag_cache.repos.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((at, m)) = guard.1.get(&repository_id).and_then(|tags| tags.get(tag))
+        if let Some((at, m)) = guard.by_repo.get(&repository_id).and_then(|tags| tags.get(tag))
             && at.elapsed() < TTL
         {
             return Ok(Some(m.clone()));
         }
-    }
+        guard.epoch
+    };
     let Some(m) = state.meta.manifest_by_tag(repository_id, tag).await? else {
         return Ok(None);
     };
     let m = Arc::new(m);
     if m.body.len() <= MAX_CACHED_BYTES {
         let mut guard = state.tag_cache.repos.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.0 >= MAX_ENTRIES {
-            *guard = (0, HashMap::new());
+        if guard.epoch != epoch {
+            return Ok(Some(m)); // something changed while we read: serve it, don't keep it
         }
-        let (count, repos) = &mut *guard;
-        if repos
+        if guard.count >= MAX_ENTRIES {
+            guard.by_repo.clear();
+            guard.count = 0;
+        }
+        let fresh = (Instant::now(), m.clone());
+        if guard
+            .by_repo
             .entry(repository_id)
             .or_default()
-            .insert(tag.to_string(), (Instant::now(), m.clone()))
+            .insert(tag.to_string(), fresh)
             .is_none()
         {
-            *count += 1;
+            guard.count += 1;
         }
     }
     Ok(Some(m))

@@ -55,6 +55,8 @@ pub struct Load {
     pub authorization: Option<String>,
     /// Length every response body must have.
     pub body_len: usize,
+    /// Status every response must have.
+    pub expect_status: StatusCode,
     pub conns: usize,
     pub warmup: Duration,
     pub duration: Duration,
@@ -146,7 +148,7 @@ impl Load {
                 .with_context(|| format!("a GET of {} got no answer", self.path))??;
             if sent >= measure_from {
                 tally.latencies_us.push(sent.elapsed().as_micros() as u32);
-                if status != StatusCode::OK || body.len() != self.body_len {
+                if status != self.expect_status || body.len() != self.body_len {
                     tally.bad += 1;
                 }
             }

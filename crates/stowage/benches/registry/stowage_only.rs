@@ -64,6 +64,9 @@ impl Latency {
 pub struct StowageOnly {
     /// `GET /v2/` under load.
     pub auth: LoadResult,
+    /// `GET /v2/` without credentials (the 401 challenge) under the same load:
+    /// the same HTTP work minus verifying the password.
+    pub anonymous: LoadResult,
     /// `GetAuthorizationToken`, sequential.
     pub get_token: Latency,
     pub images: u64,
@@ -189,7 +192,21 @@ pub async fn auth_phase(
         "stowage",
         &format!("GET /v2/ (auth only), {} connections, hyper", load.conns),
     );
+    let anonymous = Load {
+        authorization: None,
+        expect_status: StatusCode::UNAUTHORIZED,
+        body_len: "Not Authorized\n".len(),
+        ..load.clone()
+    };
     out.auth = tokio::task::spawn_blocking(move || load.run()).await??;
+    crate::progress(
+        "stowage",
+        &format!(
+            "GET /v2/ without credentials (401), {} connections, hyper",
+            anonymous.conns
+        ),
+    );
+    out.anonymous = tokio::task::spawn_blocking(move || anonymous.run()).await??;
 
     crate::progress(
         "stowage",
