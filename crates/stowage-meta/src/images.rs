@@ -139,7 +139,9 @@ impl Meta {
             return Ok(());
         }
         let sql = format!(
-            "SELECT name, digest FROM tags WHERE repository_id = $1 AND digest IN ({}) ORDER BY name",
+            // No ORDER BY: it would steer SQLite to the (repository_id, name) key and
+            // a scan of every tag; tags are sorted below instead.
+            "SELECT name, digest FROM tags WHERE repository_id = $1 AND digest IN ({})",
             placeholders(2, images.len())
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(repository_id);
@@ -152,6 +154,7 @@ impl Meta {
         }
         for i in images.iter_mut() {
             i.tags = by_digest.remove(&i.digest.to_string()).unwrap_or_default();
+            i.tags.sort();
         }
         Ok(())
     }
