@@ -70,21 +70,25 @@ async fn missing(
     Ok(wanted.difference(&found).copied().collect())
 }
 
-/// Reads the repository's tag mutability inside the transaction, so a cached
-/// `Repository` can never let an immutable tag move.
-async fn tag_is_immutable_now(tx: &mut Tx, repository_id: i64, tag: &str) -> Result<bool, MetaError> {
+/// The repository's tag mutability as it stands inside the transaction, so a
+/// cached `Repository` can never let an immutable tag move; a repository
+/// deleted meanwhile is `RepositoryNotFound`.
+async fn current_mutability(
+    tx: &mut Tx,
+    repository: &Repository,
+) -> Result<(stowage_core::TagMutability, Vec<String>), MetaError> {
     let row = sqlx::query("SELECT tag_mutability, tag_mutability_filters FROM repositories WHERE id = $1")
-        .bind(repository_id)
+        .bind(repository.id)
         .fetch_optional(&mut **tx)
         .await?
-        .ok_or_else(|| MetaError::RepositoryNotFound(repository_id.to_string()))?;
+        .ok_or_else(|| MetaError::RepositoryNotFound(repository.name.clone()))?;
     let mode: String = get(&row, "tag_mutability")?;
-    let mode: stowage_core::TagMutability = mode
+    let mode = mode
         .parse()
         .map_err(|()| MetaError::Corrupt(format!("tag mutability '{mode}'")))?;
-    let filters: Vec<String> = serde_json::from_str(&get::<String>(&row, "tag_mutability_filters")?)
+    let filters = serde_json::from_str(&get::<String>(&row, "tag_mutability_filters")?)
         .map_err(|e| MetaError::Corrupt(format!("mutability filters: {e}")))?;
-    Ok(mode.is_immutable(tag, &filters))
+    Ok((mode, filters))
 }
 
 impl Meta {
@@ -96,6 +100,7 @@ impl Meta {
         let blobs: BTreeSet<Digest> = put.manifest.required_blobs().map(|d| d.digest).collect();
         let children: BTreeSet<Digest> = put.manifest.manifests.iter().map(|d| d.digest).collect();
         let mut tx = self.write_tx().await?;
+        let (mutability, exclusions) = current_mutability(&mut tx, put.repository).await?;
 
         let absent = missing(
             &mut tx,
@@ -127,7 +132,7 @@ impl Meta {
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(row) = row {
-                if tag_is_immutable_now(&mut tx, repo_id, tag).await? {
+                if mutability.is_immutable(tag, &exclusions) {
                     return Err(MetaError::TagImmutable(tag.to_string()));
                 }
                 let old = parse_digest(&get::<String>(&row, "digest")?)?;

@@ -20,13 +20,6 @@ pub struct Repository {
     pub kms_key: Option<String>,
 }
 
-impl Repository {
-    /// Whether `tag` may not be moved in this repository.
-    pub fn tag_is_immutable(&self, tag: &str) -> bool {
-        self.tag_mutability.is_immutable(tag, &self.tag_mutability_filters)
-    }
-}
-
 /// What a new repository is created with.
 #[derive(Clone, Debug, Default)]
 pub struct NewRepository {

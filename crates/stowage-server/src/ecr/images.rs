@@ -100,15 +100,12 @@ pub async fn put_image(ctx: &ApiCtx, input: Value) -> Result<Value, EcrError> {
     )
     .await
     .map_err(|e| push_error(e, &repo, ctx))?;
-    let media_type = stowage_core::Manifest::parse(body, req.image_manifest_media_type.as_deref())
-        .map(|m| m.media_type.as_str().to_string())
-        .unwrap_or_default();
     Ok(json!({ "image": {
         "registryId": ctx.account,
         "repositoryName": repo.name,
         "imageId": ImageId { image_digest: Some(pushed.digest.to_string()), image_tag: req.image_tag }.json(),
         "imageManifest": req.image_manifest,
-        "imageManifestMediaType": media_type,
+        "imageManifestMediaType": pushed.media_type.as_str(),
     }}))
 }
 
@@ -142,6 +139,7 @@ fn push_error(e: PushError, repo: &Repository, ctx: &ApiCtx) -> EcrError {
                 repo.name
             ),
         ),
+        PushError::Meta(MetaError::RepositoryNotFound(name)) => EcrError::repository_not_found(&name, &ctx.account),
         PushError::Meta(other) => other.into(),
     }
 }

@@ -116,6 +116,9 @@ pub async fn put_manifest(ctx: Ctx, body: Body, reference: &str) -> Result<Respo
                     ctx.repo.name
                 ),
             ),
+            PushError::Meta(MetaError::RepositoryNotFound(name)) => {
+                OciError::name_unknown(&name, &ctx.state.config.account_id)
+            }
             other => other.into(),
         })?;
     let mut resp = Response::builder()

@@ -30,8 +30,8 @@ pub enum PushError {
 #[derive(Clone, Debug)]
 pub struct Pushed {
     pub digest: Digest,
+    pub media_type: stowage_core::MediaType,
     pub subject: Option<Digest>,
-    pub created: bool,
 }
 
 /// Validates and stores `body` in `repository` under `target`.
@@ -66,14 +66,14 @@ pub async fn push(
         body,
         tag,
     };
-    let outcome = state.meta.put_manifest(put).await;
+    let stored = state.meta.put_manifest(put).await;
     // Whatever the outcome, this node must not serve a tag it may just have moved.
     state.tag_cache.forget(repository.id);
-    let outcome = outcome?;
+    stored?;
     Ok(Pushed {
         digest,
+        media_type: manifest.media_type,
         subject: manifest.subject.map(|s| s.digest),
-        created: outcome.created,
     })
 }
 

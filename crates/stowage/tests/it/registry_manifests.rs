@@ -300,3 +300,35 @@ both_dbs! {
         assert_eq!(s.get("/v2/hot/manifests/latest").send().await.unwrap().status(), 404);
     }
 }
+
+/// Two nodes on one PostgreSQL database: a push through a node that still has
+/// the repository cached, right after another node deleted it, answers
+/// NAME_UNKNOWN rather than a server error.
+#[tokio::test]
+async fn push_into_a_repository_deleted_on_another_node_is_name_unknown() {
+    let db = Db::postgres().await;
+    let a = TestServer::start_with(db.clone()).await;
+    let b = TestServer::start_with(db).await;
+    a.create_repo("gone");
+    let (manifest, _) = a.push_image("gone", "v1", b"layer").await;
+    // Node B looks the repository up, and keeps it for a second.
+    assert_eq!(b.get("/v2/gone/tags/list").send().await.unwrap().status(), 200);
+    let (status, body) = a
+        .ecr(
+            "DeleteRepository",
+            serde_json::json!({"repositoryName": "gone", "force": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let r = put_manifest(&b, "gone", "v2", OCI_MANIFEST, &manifest).await;
+    assert_eq!(r.status(), 404);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "NAME_UNKNOWN");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("'gone' does not exist"),
+        "{body}"
+    );
+}
