@@ -35,6 +35,7 @@ impl Meta {
     /// Records a stored blob and links it to the repository (idempotent).
     pub async fn link_blob(&self, repository_id: i64, digest: &Digest, size: u64) -> Result<(), MetaError> {
         let mut tx = self.write_tx().await?;
+        crate::gc::lock_shared(&mut tx, self.dialect, std::slice::from_ref(digest)).await?;
         link_in(&mut tx, repository_id, digest, size).await?;
         tx.commit().await?;
         Ok(())
@@ -49,6 +50,7 @@ impl Meta {
         digest: &Digest,
     ) -> Result<Option<BlobLink>, MetaError> {
         let mut tx = self.write_tx().await?;
+        crate::gc::lock_shared(&mut tx, self.dialect, std::slice::from_ref(digest)).await?;
         let row = sqlx::query(
             "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest \
              WHERE rb.repository_id = $1 AND rb.digest = $2",
@@ -79,6 +81,7 @@ impl Meta {
             let m: String = get(&row, "manifest_digest")?;
             return Err(MetaError::BlobReferenced(crate::parse_digest(&m)?));
         }
+        crate::gc::queue_blobs(&mut tx, std::slice::from_ref(digest)).await?;
         let done = sqlx::query("DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = $2")
             .bind(repository_id)
             .bind(digest.to_string())
@@ -91,7 +94,7 @@ impl Meta {
 
 /// Inserts the blob row (if new) and the repository link (if new) inside `tx`.
 pub(crate) async fn link_in(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut crate::Tx,
     repository_id: i64,
     digest: &Digest,
     size: u64,
@@ -112,5 +115,7 @@ pub(crate) async fn link_in(
     .bind(now)
     .execute(&mut **tx)
     .await?;
+    // A blob nothing ends up referencing is collected once the grace period passes.
+    crate::gc::queue_blobs(tx, std::slice::from_ref(digest)).await?;
     Ok(())
 }

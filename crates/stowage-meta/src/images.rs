@@ -223,6 +223,7 @@ impl Meta {
                 return Err(MetaError::RepositoryNotEmpty(repo.name.clone()));
             }
         }
+        crate::gc::queue_repository_blobs(&mut tx, repo.id).await?;
         // Children first: tags and child rows reference manifests.
         for sql in [
             "DELETE FROM tags WHERE repository_id = $1",

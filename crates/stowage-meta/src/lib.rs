@@ -5,6 +5,7 @@
 
 mod accounts;
 mod blobs;
+mod gc;
 mod identity;
 mod images;
 mod manifests;
@@ -18,6 +19,7 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 use stowage_core::Digest;
 
 pub use blobs::BlobLink;
+pub use gc::{BlobGuard, GcGuard, Review, Verdict};
 pub use identity::AccessKey;
 pub use images::{ImageRecord, TagStatus};
 pub use manifests::{PutManifest, PutManifestOutcome, Referrer, StoredManifest};
@@ -148,6 +150,9 @@ impl Meta {
         })
     }
 }
+
+/// A transaction on the pool.
+type Tx = Transaction<'static, Any>;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {

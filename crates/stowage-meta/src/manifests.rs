@@ -2,10 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use sqlx::Any;
 use stowage_core::{Digest, Manifest};
 
-use crate::{Meta, MetaError, Repository, get, now_ms, parse_digest, placeholders};
+use crate::{Meta, MetaError, Repository, Tx, get, now_ms, parse_digest, placeholders};
 
 /// A manifest to store, already parsed and digested.
 pub struct PutManifest<'a> {
@@ -44,8 +43,6 @@ pub struct Referrer {
     /// The manifest's annotations as JSON, if it has any.
     pub annotations: Option<String>,
 }
-
-type Tx = sqlx::Transaction<'static, Any>;
 
 /// Digests among `wanted` that `table` lacks for the repository.
 async fn missing(
@@ -100,6 +97,9 @@ impl Meta {
         let blobs: BTreeSet<Digest> = put.manifest.required_blobs().map(|d| d.digest).collect();
         let children: BTreeSet<Digest> = put.manifest.manifests.iter().map(|d| d.digest).collect();
         let mut tx = self.write_tx().await?;
+        // First thing: GC must not take a blob this manifest is about to reference.
+        let referenced: Vec<Digest> = blobs.iter().copied().collect();
+        crate::gc::lock_shared(&mut tx, self.dialect, &referenced).await?;
         let (mutability, exclusions) = current_mutability(&mut tx, put.repository).await?;
 
         let absent = missing(
@@ -247,27 +247,9 @@ impl Meta {
     /// repository lists it. Returns whether it existed.
     pub async fn delete_manifest(&self, repository_id: i64, digest: &Digest) -> Result<bool, MetaError> {
         let mut tx = self.write_tx().await?;
-        let parent = sqlx::query(
-            "SELECT parent_digest FROM manifest_children WHERE repository_id = $1 AND child_digest = $2 LIMIT 1",
-        )
-        .bind(repository_id)
-        .bind(digest.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = parent {
-            return Err(MetaError::ManifestReferenced(parse_digest(&get::<String>(
-                &row,
-                "parent_digest",
-            )?)?));
-        }
-        // Children rows, blob references and tags go by ON DELETE CASCADE.
-        let done = sqlx::query("DELETE FROM manifests WHERE repository_id = $1 AND digest = $2")
-            .bind(repository_id)
-            .bind(digest.to_string())
-            .execute(&mut *tx)
-            .await?;
+        let existed = delete_manifest_in(&mut tx, repository_id, digest).await?;
         tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        Ok(existed)
     }
 
     /// Removes a tag, leaving its manifest. Returns whether it existed.
@@ -321,6 +303,32 @@ impl Meta {
         }
         Ok(out)
     }
+}
+
+/// Deletes a manifest and its tags inside `tx`, queueing its blobs for GC
+/// review; refuses while an index in the repository lists it.
+pub(crate) async fn delete_manifest_in(tx: &mut Tx, repository_id: i64, digest: &Digest) -> Result<bool, MetaError> {
+    let parent = sqlx::query(
+        "SELECT parent_digest FROM manifest_children WHERE repository_id = $1 AND child_digest = $2 LIMIT 1",
+    )
+    .bind(repository_id)
+    .bind(digest.to_string())
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(row) = parent {
+        return Err(MetaError::ManifestReferenced(parse_digest(&get::<String>(
+            &row,
+            "parent_digest",
+        )?)?));
+    }
+    crate::gc::queue_manifest_blobs(tx, repository_id, digest).await?;
+    // Children rows, blob references and tags go by ON DELETE CASCADE.
+    let done = sqlx::query("DELETE FROM manifests WHERE repository_id = $1 AND digest = $2")
+        .bind(repository_id)
+        .bind(digest.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 fn stored(row: &sqlx::any::AnyRow) -> Result<StoredManifest, MetaError> {

@@ -244,3 +244,106 @@ both!(settings_keep_their_first_value, |meta: Meta| async move {
     assert_eq!(meta.setting_or_insert("k", "two").await.unwrap(), "one");
     meta.ping().await.unwrap();
 });
+
+/// Takes the blob's review and returns the verdict, keeping the blob.
+async fn verdict(meta: &Meta, d: &Digest, cutoff: i64) -> crate::Verdict {
+    let mut g = meta.gc_guard(d).await.unwrap();
+    let v = g.prune(cutoff).await.unwrap();
+    g.keep(None).await.unwrap();
+    v
+}
+
+both!(gc_reviews_follow_references, |meta: Meta| async move {
+    let a = repo(&meta, "gc/a", TagMutability::Mutable).await;
+    let b = repo(&meta, "gc/b", TagMutability::Mutable).await;
+    let (config, layer) = (Digest::of(b"{}"), Digest::of(b"abc"));
+    for r in [&a, &b] {
+        meta.link_blob(r.id, &config, 2).await.unwrap();
+        meta.link_blob(r.id, &layer, 3).await.unwrap();
+    }
+    // Every link queues its blob: an upload nothing uses is collected too.
+    let queued = meta.due_reviews(crate::now_ms(), None, 10).await.unwrap();
+    assert_eq!(queued.len(), 2);
+
+    let (body, m) = image_manifest(&config, &layer);
+    let digest = Digest::of(&body);
+    for r in [&a, &b] {
+        meta.put_manifest(PutManifest {
+            repository: r,
+            digest,
+            manifest: &m,
+            body: &body,
+            tag: Some("v1"),
+        })
+        .await
+        .unwrap();
+    }
+    let later = crate::now_ms() + 1;
+    // Referenced in both repositories: kept, and its links too.
+    assert_eq!(verdict(&meta, &layer, later).await, crate::Verdict::InUse);
+    assert!(meta.repository_blob(a.id, &layer).await.unwrap().is_some());
+
+    // Gone from `a`: its link is stale there but `b` still uses the blob.
+    assert!(meta.delete_manifest(a.id, &digest).await.unwrap());
+    assert_eq!(verdict(&meta, &layer, later).await, crate::Verdict::InUse);
+    assert!(meta.repository_blob(a.id, &layer).await.unwrap().is_none());
+    assert!(meta.repository_blob(b.id, &layer).await.unwrap().is_some());
+
+    // Gone everywhere: a link younger than the cutoff still holds it.
+    assert!(meta.delete_manifest(b.id, &digest).await.unwrap());
+    let early = crate::now_ms() - 60_000;
+    assert!(matches!(
+        verdict(&meta, &layer, early).await,
+        crate::Verdict::Young { .. }
+    ));
+    assert_eq!(
+        verdict(&meta, &layer, later).await,
+        crate::Verdict::Unreferenced { size: Some(3) }
+    );
+    let mut g = meta.gc_guard(&layer).await.unwrap();
+    assert_eq!(
+        g.prune(later).await.unwrap(),
+        crate::Verdict::Unreferenced { size: Some(3) }
+    );
+    g.forget_blob().await.unwrap();
+    assert!(meta.known_blobs(&[layer, config]).await.unwrap() == vec![config]);
+    assert!(meta.repository_blob(b.id, &layer).await.unwrap().is_none());
+});
+
+both!(gc_reviews_page_in_queue_order, |meta: Meta| async move {
+    let digests: Vec<Digest> = (0..5u8).map(|i| Digest::of(&[i])).collect();
+    meta.queue_reviews(&digests).await.unwrap();
+    let now = crate::now_ms();
+    let first = meta.due_reviews(now, None, 3).await.unwrap();
+    let rest = meta.due_reviews(now, first.last(), 3).await.unwrap();
+    assert_eq!((first.len(), rest.len()), (3, 2));
+    let mut all: Vec<Digest> = first.iter().chain(&rest).map(|r| r.digest).collect();
+    all.sort();
+    let mut want = digests.clone();
+    want.sort();
+    assert_eq!(all, want);
+    assert!(meta.due_reviews(now - 60_000, None, 10).await.unwrap().is_empty());
+    assert_eq!(meta.queued_reviews().await.unwrap(), 5);
+});
+
+both!(leases_have_one_holder, |meta: Meta| async move {
+    assert!(meta.try_lease("gc", "node-a", 60_000).await.unwrap());
+    assert!(!meta.try_lease("gc", "node-b", 60_000).await.unwrap());
+    assert!(meta.try_lease("gc", "node-a", 60_000).await.unwrap());
+    meta.release_lease("gc", "node-a").await.unwrap();
+    assert!(meta.try_lease("gc", "node-b", -1).await.unwrap());
+    // An expired lease is anyone's.
+    assert!(meta.try_lease("gc", "node-a", 60_000).await.unwrap());
+});
+
+both!(idle_uploads_expire, |meta: Meta| async move {
+    let r = repo(&meta, "up", TagMutability::Mutable).await;
+    let u = meta.create_upload(r.id).await.unwrap();
+    let now = crate::now_ms();
+    assert!(meta.idle_uploads(now - 60_000, 10).await.unwrap().is_empty());
+    assert_eq!(meta.idle_uploads(now + 1, 10).await.unwrap(), vec![u.id]);
+    assert_eq!(meta.known_uploads(&[u.id]).await.unwrap(), vec![u.id]);
+    assert!(!meta.expire_upload(u.id, now - 60_000).await.unwrap());
+    assert!(meta.expire_upload(u.id, now + 1).await.unwrap());
+    assert!(meta.known_uploads(&[u.id]).await.unwrap().is_empty());
+});

@@ -5,7 +5,6 @@ use stowage_core::limits::UPLOAD_IDLE_EXPIRY_SECS;
 use stowage_core::{Digest, Sha256Hasher};
 use uuid::Uuid;
 
-use crate::blobs::link_in;
 use crate::{Meta, MetaError, get, now_ms};
 
 /// An upload session.
@@ -115,17 +114,7 @@ impl Meta {
 
     /// Closes the session and links the finished blob to its repository, atomically.
     pub async fn complete_upload(&self, upload: &Upload, digest: &Digest) -> Result<(), MetaError> {
-        let mut tx = self.write_tx().await?;
-        let gone = sqlx::query("DELETE FROM uploads WHERE id = $1")
-            .bind(upload.id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        if gone.rows_affected() != 1 {
-            return Err(MetaError::UploadNotFound);
-        }
-        link_in(&mut tx, upload.repository_id, digest, upload.offset).await?;
-        tx.commit().await?;
-        Ok(())
+        self.blob_guard(digest).await?.complete_upload(upload).await
     }
 
     /// Cancels an upload session; returns whether it existed.

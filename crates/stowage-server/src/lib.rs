@@ -10,8 +10,9 @@ pub mod ops;
 pub mod registry;
 pub mod services;
 mod state;
+pub mod workers;
 
-pub use state::{AppState, ServerConfig};
+pub use state::{AppState, Housekeeping, ServerConfig};
 
 use axum::Router;
 use axum::routing::{any, get, post};

@@ -46,6 +46,16 @@ pub struct Metrics {
     /// Blob and manifest bytes sent to clients.
     pub bytes_sent: Counter,
     uploads_in_progress: Gauge,
+    /// Garbage collection: blobs deleted.
+    pub gc_blobs_freed: Counter,
+    /// Garbage collection: bytes of deleted blobs.
+    pub gc_bytes_freed: Counter,
+    /// Garbage collection: idle uploads removed.
+    pub gc_uploads_removed: Counter,
+    /// Garbage collection: passes completed.
+    pub gc_passes: Counter,
+    /// Lifecycle policies: images expired.
+    pub lifecycle_images_expired: Counter,
 }
 
 impl Metrics {
@@ -76,7 +86,38 @@ impl Metrics {
             "Open blob upload sessions",
             uploads_in_progress.clone(),
         );
+        let gc_blobs_freed = Counter::default();
+        let gc_bytes_freed = Counter::default();
+        let gc_uploads_removed = Counter::default();
+        let gc_passes = Counter::default();
+        let lifecycle_images_expired = Counter::default();
+        registry.register(
+            "gc_blobs_freed",
+            "Blobs deleted by garbage collection",
+            gc_blobs_freed.clone(),
+        );
+        registry.register(
+            "gc_bytes_freed",
+            "Bytes freed by garbage collection",
+            gc_bytes_freed.clone(),
+        );
+        registry.register(
+            "gc_uploads_removed",
+            "Idle uploads removed by garbage collection",
+            gc_uploads_removed.clone(),
+        );
+        registry.register("gc_passes", "Garbage-collection passes completed", gc_passes.clone());
+        registry.register(
+            "lifecycle_images_expired",
+            "Images expired by lifecycle policies",
+            lifecycle_images_expired.clone(),
+        );
         Metrics {
+            gc_blobs_freed,
+            gc_bytes_freed,
+            gc_uploads_removed,
+            gc_passes,
+            lifecycle_images_expired,
             registry,
             requests,
             latency,

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use stowage_meta::Meta;
 use stowage_store::BlobStore;
@@ -19,6 +20,32 @@ pub struct ServerConfig {
     pub region: String,
     /// What users `docker tag` with: `http(s)://host[:port]`, no trailing slash.
     pub public_url: String,
+    /// Timing of background work.
+    pub housekeeping: Housekeeping,
+}
+
+/// When background work runs and how long garbage waits.
+#[derive(Clone, Copy, Debug)]
+pub struct Housekeeping {
+    /// Between lifecycle-policy runs.
+    pub lifecycle_interval: Duration,
+    /// Between garbage-collection passes.
+    pub gc_interval: Duration,
+    /// How long an unreferenced blob waits before it may be deleted.
+    pub gc_grace: Duration,
+    /// How long an idle upload is kept.
+    pub upload_ttl: Duration,
+}
+
+impl Default for Housekeeping {
+    fn default() -> Self {
+        Housekeeping {
+            lifecycle_interval: Duration::from_secs(3600),
+            gc_interval: Duration::from_secs(600),
+            gc_grace: Duration::from_secs(24 * 3600),
+            upload_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
 }
 
 impl ServerConfig {

@@ -9,6 +9,7 @@ mod local;
 
 use std::io;
 use std::pin::Pin;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures::Stream;
@@ -88,6 +89,27 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Deletes a blob (idempotent). Callers ensure nothing references it.
     async fn delete(&self, digest: &Digest) -> Result<(), StoreError>;
+
+    /// Moves a blob out of view, keeping its bytes until [`BlobStore::purge`];
+    /// returns its size, or `None` when it was not stored. Garbage collection
+    /// quarantines before it forgets a blob, so a crash in between loses nothing.
+    async fn quarantine(&self, digest: &Digest) -> Result<Option<u64>, StoreError>;
+
+    /// Puts a quarantined blob back in view (idempotent).
+    async fn restore(&self, digest: &Digest) -> Result<(), StoreError>;
+
+    /// Deletes a quarantined blob's bytes for good (idempotent).
+    async fn purge(&self, digest: &Digest) -> Result<(), StoreError>;
+
+    /// Blobs in quarantine (left by an interrupted garbage-collection pass).
+    async fn quarantined(&self) -> Result<Vec<Digest>, StoreError>;
+
+    /// Stored blobs whose digest's first byte is `shard`, with their write times;
+    /// 256 shards cover the store.
+    async fn list_blobs(&self, shard: u8) -> Result<Vec<(Digest, SystemTime)>, StoreError>;
+
+    /// Uploads with staged data, with their last write times.
+    async fn list_uploads(&self) -> Result<Vec<(Uuid, SystemTime)>, StoreError>;
 
     /// Checks that the store can be written and read (readiness).
     async fn check(&self) -> Result<(), StoreError>;

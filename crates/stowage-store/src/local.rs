@@ -1,4 +1,5 @@
-//! Blobs as files: `blobs/sha256/<2 hex>/<64 hex>`, uploads staged in `uploads/<uuid>`.
+//! Blobs as files: `blobs/sha256/<2 hex>/<64 hex>`, uploads staged in `uploads/<uuid>`,
+//! quarantined blobs in `trash/<64 hex>`.
 //! Writes go temp file → fdatasync → rename → fsync directory, so a crash leaves
 //! either no blob or a whole one.
 
@@ -31,12 +32,17 @@ impl LocalStore {
         let root = root.into();
         fs::create_dir_all(root.join("blobs/sha256"))?;
         fs::create_dir_all(root.join("uploads"))?;
+        fs::create_dir_all(root.join("trash"))?;
         Ok(LocalStore { root })
     }
 
     fn blob_path(&self, digest: &Digest) -> PathBuf {
         let hex = digest.hex();
         self.root.join("blobs/sha256").join(&hex[..2]).join(hex)
+    }
+
+    fn trash_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("trash").join(digest.hex())
     }
 
     fn upload_path(&self, upload: Uuid) -> PathBuf {
@@ -222,6 +228,101 @@ impl BlobStore for LocalStore {
         }
     }
 
+    async fn quarantine(&self, digest: &Digest) -> Result<Option<u64>, StoreError> {
+        let (from, to) = (self.blob_path(digest), self.trash_path(digest));
+        blocking(move || {
+            let size = match fs::metadata(&from) {
+                Ok(m) => m.len(),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            fs::rename(&from, &to)?;
+            fsync_dir(to.parent().expect("trash path has a parent"))?;
+            fsync_dir(from.parent().expect("blob path has a parent"))?;
+            Ok(Some(size))
+        })
+        .await
+    }
+
+    async fn restore(&self, digest: &Digest) -> Result<(), StoreError> {
+        let (from, to) = (self.trash_path(digest), self.blob_path(digest));
+        blocking(move || {
+            if !from.exists() {
+                return Ok(());
+            }
+            let dir = to.parent().expect("blob path has a parent");
+            fs::create_dir_all(dir)?;
+            fs::rename(&from, &to)?;
+            fsync_dir(dir)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn purge(&self, digest: &Digest) -> Result<(), StoreError> {
+        match tokio::fs::remove_file(self.trash_path(digest)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn quarantined(&self) -> Result<Vec<Digest>, StoreError> {
+        let dir = self.root.join("trash");
+        blocking(move || {
+            let mut found = Vec::new();
+            for entry in fs::read_dir(dir)? {
+                let name = entry?.file_name();
+                if let Some(d) = name.to_str().and_then(|n| format!("sha256:{n}").parse().ok()) {
+                    found.push(d);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn list_blobs(&self, shard: u8) -> Result<Vec<(Digest, std::time::SystemTime)>, StoreError> {
+        let dir = self.root.join("blobs/sha256").join(format!("{shard:02x}"));
+        blocking(move || {
+            let entries = match fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(e.into()),
+            };
+            let mut found = Vec::new();
+            for entry in entries {
+                let entry = entry?;
+                let Some(digest) = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| format!("sha256:{n}").parse::<Digest>().ok())
+                else {
+                    continue;
+                };
+                found.push((digest, entry.metadata()?.modified()?));
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn list_uploads(&self) -> Result<Vec<(Uuid, std::time::SystemTime)>, StoreError> {
+        let dir = self.root.join("uploads");
+        blocking(move || {
+            let mut found = Vec::new();
+            for entry in fs::read_dir(dir)? {
+                let entry = entry?;
+                let Some(id) = entry.file_name().to_str().and_then(|n| n.parse::<Uuid>().ok()) else {
+                    continue;
+                };
+                found.push((id, entry.metadata()?.modified()?));
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     async fn check(&self) -> Result<(), StoreError> {
         let probe = self.root.join("uploads").join(".readyz");
         blocking(move || {
@@ -351,6 +452,51 @@ mod tests {
         ));
         assert_eq!(store.stat(&wrong).await.unwrap(), None);
         assert_eq!(store.stat(&Digest::of(b"abc")).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn quarantine_restore_and_purge() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let id = Uuid::new_v4();
+        let s = store.append(id, fresh(), body(&[b"keep me"])).await.unwrap();
+        let d = Digest::of(b"keep me");
+        store.commit(id, &s, &d).await.unwrap();
+        let shard = u8::from_str_radix(&d.hex()[..2], 16).unwrap();
+        assert_eq!(store.list_blobs(shard).await.unwrap().len(), 1);
+
+        assert_eq!(store.quarantine(&d).await.unwrap(), Some(7));
+        assert_eq!(store.stat(&d).await.unwrap(), None);
+        assert!(store.list_blobs(shard).await.unwrap().is_empty());
+        assert_eq!(store.quarantined().await.unwrap(), vec![d]);
+        store.restore(&d).await.unwrap();
+        assert_eq!(read_all(store.get(&d, None).await.unwrap()).await, b"keep me");
+
+        assert_eq!(store.quarantine(&d).await.unwrap(), Some(7));
+        store.purge(&d).await.unwrap();
+        assert!(store.quarantined().await.unwrap().is_empty());
+        assert_eq!(store.quarantine(&d).await.unwrap(), None);
+        store.restore(&d).await.unwrap();
+        assert_eq!(store.stat(&d).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn lists_staged_uploads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let id = Uuid::new_v4();
+        store.append(id, fresh(), body(&[b"x"])).await.unwrap();
+        store.check().await.unwrap();
+        let ids: Vec<Uuid> = store
+            .list_uploads()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(ids, vec![id]);
+        store.abort(id).await.unwrap();
+        assert!(store.list_uploads().await.unwrap().is_empty());
     }
 
     #[tokio::test]

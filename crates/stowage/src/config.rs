@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -38,6 +39,18 @@ pub struct Config {
     /// database must share it.
     pub master_key: Option<String>,
     pub log_format: LogFormat,
+    /// How often lifecycle policies run on every repository that has one.
+    #[serde(with = "humantime_serde")]
+    pub lifecycle_interval: Duration,
+    /// How often a garbage-collection pass runs.
+    #[serde(with = "humantime_serde")]
+    pub gc_interval: Duration,
+    /// How long an unreferenced blob waits before GC may delete it.
+    #[serde(with = "humantime_serde")]
+    pub gc_grace: Duration,
+    /// How long an upload may sit idle before GC removes it.
+    #[serde(with = "humantime_serde")]
+    pub upload_ttl: Duration,
 }
 
 impl Default for Config {
@@ -51,6 +64,10 @@ impl Default for Config {
             public_url: None,
             master_key: None,
             log_format: LogFormat::Human,
+            lifecycle_interval: Duration::from_secs(3600),
+            gc_interval: Duration::from_secs(600),
+            gc_grace: Duration::from_secs(24 * 3600),
+            upload_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -78,9 +95,25 @@ pub struct Overrides {
     #[arg(long, global = true, value_enum)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
+    /// How often lifecycle policies run (default 1h).
+    #[arg(long, global = true, value_parser = humantime::parse_duration)]
+    #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde")]
+    pub lifecycle_interval: Option<Duration>,
+    /// How often a garbage-collection pass runs (default 10m).
+    #[arg(long, global = true, value_parser = humantime::parse_duration)]
+    #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde")]
+    pub gc_interval: Option<Duration>,
+    /// How long unreferenced blobs are kept before deletion (default 24h).
+    #[arg(long, global = true, value_parser = humantime::parse_duration)]
+    #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde")]
+    pub gc_grace: Option<Duration>,
+    /// How long an idle upload is kept (default 24h).
+    #[arg(long, global = true, value_parser = humantime::parse_duration)]
+    #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde")]
+    pub upload_ttl: Option<Duration>,
 }
 
-const ENV_KEYS: [&str; 8] = [
+const ENV_KEYS: [&str; 12] = [
     "listen",
     "data_dir",
     "database_url",
@@ -89,6 +122,10 @@ const ENV_KEYS: [&str; 8] = [
     "public_url",
     "master_key",
     "log_format",
+    "lifecycle_interval",
+    "gc_interval",
+    "gc_grace",
+    "upload_ttl",
 ];
 
 fn hex_ok(s: &str) -> bool {
@@ -122,6 +159,10 @@ impl Config {
         if let Some(k) = &config.master_key {
             anyhow::ensure!(k.len() == 64 && hex_ok(k), "master_key must be 64 hex characters");
         }
+        anyhow::ensure!(
+            !config.lifecycle_interval.is_zero() && !config.gc_interval.is_zero(),
+            "lifecycle_interval and gc_interval must be more than zero"
+        );
         Ok(config)
     }
 

@@ -43,6 +43,12 @@ pub async fn open(config: &Config, public_url: Option<String>) -> anyhow::Result
         account_id,
         region: config.region.clone(),
         public_url: public_url.unwrap_or_else(|| config.public_url()),
+        housekeeping: stowage_server::Housekeeping {
+            lifecycle_interval: config.lifecycle_interval,
+            gc_interval: config.gc_interval,
+            gc_grace: config.gc_grace,
+            upload_ttl: config.upload_ttl,
+        },
     };
     Ok(AppState::new(server, meta, Arc::new(store), master_key))
 }

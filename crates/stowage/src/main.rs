@@ -32,6 +32,12 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Run a garbage-collection pass now and report what it freed (JSON).
+    Gc {
+        /// List what would be deleted without deleting anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -121,6 +127,12 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { command } => admin(config, command).await,
+        Command::Gc { dry_run } => {
+            let state = stowage::open(&config, None).await?;
+            let report = stowage_server::services::gc::pass(&state, dry_run).await?;
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
     }
 }
 

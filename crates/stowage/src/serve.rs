@@ -32,11 +32,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "stowage listening"
     );
     let meta = state.meta.clone();
+    let workers = stowage_server::workers::spawn(state.clone());
     let app = stowage_server::router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving")?;
+    workers.stop().await;
     meta.close().await;
     tracing::info!("stowage stopped");
     Ok(())

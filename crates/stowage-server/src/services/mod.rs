@@ -3,6 +3,7 @@
 
 pub mod credentials;
 pub mod downloads;
+pub mod gc;
 pub mod manifests;
 pub mod pulls;
 pub mod repositories;

@@ -57,21 +57,25 @@ pub async fn append(
 
 /// Verifies the upload's content against `digest`, makes the blob durable and
 /// links it to the repository. On a digest mismatch the session is discarded.
+/// The blob's GC lock is held from before the file appears until the link is
+/// committed, so garbage collection can never remove it in between.
 pub async fn complete(state: &AppState, upload: &Upload, digest: &Digest) -> Result<(), UploadError> {
     let _guard = state.claim_upload(upload.id).ok_or(UploadError::Busy)?;
     let staged = Staged {
         offset: upload.offset,
         hasher: upload.hasher.clone(),
     };
+    let placing = state.meta.blob_guard(digest).await?;
     match state.store.commit(upload.id, &staged, digest).await {
         Ok(()) => {}
         Err(e @ StoreError::DigestMismatch { .. }) => {
+            drop(placing);
             state.meta.delete_upload(upload.repository_id, upload.id).await?;
             return Err(e.into());
         }
         Err(e) => return Err(e.into()),
     }
-    state.meta.complete_upload(upload, digest).await?;
+    placing.complete_upload(upload).await?;
     Ok(())
 }
 

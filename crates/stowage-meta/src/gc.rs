@@ -1,0 +1,387 @@
+//! Online garbage collection, metadata side. Whatever may drop a blob's last
+//! reference queues the blob for review; a review runs after a grace period in
+//! a transaction that holds the blob's GC lock exclusively, while everything
+//! that creates a reference (upload, mount, manifest push) holds it shared.
+//! On PostgreSQL the lock is a transaction-scoped advisory lock; SQLite's
+//! single writer (`BEGIN IMMEDIATE`) already serializes them.
+
+use stowage_core::Digest;
+use uuid::Uuid;
+
+use crate::{Dialect, Meta, MetaError, Tx, Upload, get, now_ms, parse_digest};
+
+/// What a review found about a blob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing references it: it can go. `size` is `None` for a stored file
+    /// the database does not know (left by a crash mid-upload).
+    Unreferenced { size: Option<u64> },
+    /// A manifest references it.
+    InUse,
+    /// Only links younger than the grace period keep it; review again once
+    /// the newest of them (created at `newest_link_ms`) is old enough.
+    Young { newest_link_ms: i64 },
+}
+
+/// A blob queued for review.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Review {
+    pub digest: Digest,
+    pub queued_at: i64,
+}
+
+/// The advisory-lock key of a digest: its first eight bytes. A collision only
+/// makes two blobs share a lock.
+fn lock_key(digest: &Digest) -> i64 {
+    let hex = digest.hex();
+    u64::from_str_radix(&hex[..16], 16).unwrap_or(0) as i64
+}
+
+/// Takes the GC lock of each digest in shared mode (reference creators), in
+/// sorted order so two transactions never wait on each other's locks.
+pub(crate) async fn lock_shared(tx: &mut Tx, dialect: Dialect, digests: &[Digest]) -> Result<(), MetaError> {
+    if dialect != Dialect::Postgres {
+        return Ok(());
+    }
+    let mut keys: Vec<i64> = digests.iter().map(lock_key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Queues blobs for review (a later queueing resets the clock).
+pub(crate) async fn queue_blobs(tx: &mut Tx, digests: &[Digest]) -> Result<(), MetaError> {
+    let now = now_ms();
+    for d in digests {
+        sqlx::query(
+            "INSERT INTO gc_reviews (digest, queued_at) VALUES ($1, $2) \
+             ON CONFLICT (digest) DO UPDATE SET queued_at = excluded.queued_at",
+        )
+        .bind(d.to_string())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Queues every blob the repository's manifest `digest` references, before it goes.
+pub(crate) async fn queue_manifest_blobs(tx: &mut Tx, repository_id: i64, digest: &Digest) -> Result<(), MetaError> {
+    sqlx::query(
+        "INSERT INTO gc_reviews (digest, queued_at) \
+         SELECT DISTINCT blob_digest, $3 FROM manifest_blobs WHERE repository_id = $1 AND manifest_digest = $2 \
+         ON CONFLICT (digest) DO UPDATE SET queued_at = excluded.queued_at",
+    )
+    .bind(repository_id)
+    .bind(digest.to_string())
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Queues every blob linked to or referenced in a repository about to be deleted.
+pub(crate) async fn queue_repository_blobs(tx: &mut Tx, repository_id: i64) -> Result<(), MetaError> {
+    for sql in [
+        "INSERT INTO gc_reviews (digest, queued_at) \
+         SELECT DISTINCT digest, $2 FROM repository_blobs WHERE repository_id = $1 \
+         ON CONFLICT (digest) DO UPDATE SET queued_at = excluded.queued_at",
+        "INSERT INTO gc_reviews (digest, queued_at) \
+         SELECT DISTINCT blob_digest, $2 FROM manifest_blobs WHERE repository_id = $1 \
+         ON CONFLICT (digest) DO UPDATE SET queued_at = excluded.queued_at",
+    ] {
+        sqlx::query(sql)
+            .bind(repository_id)
+            .bind(now_ms())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A write transaction holding one blob's GC lock exclusively: nothing can
+/// start referencing the blob until it ends. Dropping it rolls back.
+pub struct GcGuard {
+    tx: Tx,
+    digest: Digest,
+}
+
+/// A write transaction holding one blob's GC lock shared, for placing an
+/// uploaded blob: GC cannot remove the file while it is being put in place.
+pub struct BlobGuard {
+    tx: Tx,
+    digest: Digest,
+}
+
+impl Meta {
+    /// Reviews due at `cutoff_ms` (queued at or before it) in queue order,
+    /// continuing after `after`.
+    pub async fn due_reviews(
+        &self,
+        cutoff_ms: i64,
+        after: Option<&Review>,
+        limit: usize,
+    ) -> Result<Vec<Review>, MetaError> {
+        let (after_at, after_digest) = after.map_or((i64::MIN, String::new()), |r| (r.queued_at, r.digest.to_string()));
+        let rows = sqlx::query(
+            "SELECT digest, queued_at FROM gc_reviews WHERE queued_at <= $1 \
+             AND (queued_at > $2 OR (queued_at = $2 AND digest > $3)) \
+             ORDER BY queued_at, digest LIMIT $4",
+        )
+        .bind(cutoff_ms)
+        .bind(after_at)
+        .bind(after_digest)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Review {
+                    digest: parse_digest(&get::<String>(r, "digest")?)?,
+                    queued_at: get(r, "queued_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many reviews are queued (due or not).
+    pub async fn queued_reviews(&self) -> Result<i64, MetaError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM gc_reviews")
+            .fetch_one(&self.pool)
+            .await?;
+        get(&row, "n")
+    }
+
+    /// Queues blobs for review, e.g. stored files the database does not know.
+    pub async fn queue_reviews(&self, digests: &[Digest]) -> Result<(), MetaError> {
+        let mut tx = self.write_tx().await?;
+        queue_blobs(&mut tx, digests).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Which of `digests` the database records as stored blobs.
+    pub async fn known_blobs(&self, digests: &[Digest]) -> Result<Vec<Digest>, MetaError> {
+        let mut known = Vec::new();
+        for chunk in digests.chunks(500) {
+            let sql = format!(
+                "SELECT digest FROM blobs WHERE digest IN ({})",
+                crate::placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for d in chunk {
+                q = q.bind(d.to_string());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                known.push(parse_digest(&get::<String>(&r, "digest")?)?);
+            }
+        }
+        Ok(known)
+    }
+
+    /// Takes `digest`'s GC lock exclusively for a review.
+    pub async fn gc_guard(&self, digest: &Digest) -> Result<GcGuard, MetaError> {
+        let mut tx = self.write_tx().await?;
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(lock_key(digest))
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(GcGuard { tx, digest: *digest })
+    }
+
+    /// Takes `digest`'s GC lock shared, to put an uploaded blob in place.
+    pub async fn blob_guard(&self, digest: &Digest) -> Result<BlobGuard, MetaError> {
+        let mut tx = self.write_tx().await?;
+        lock_shared(&mut tx, self.dialect, std::slice::from_ref(digest)).await?;
+        Ok(BlobGuard { tx, digest: *digest })
+    }
+
+    /// Upload sessions idle since before `cutoff_ms`.
+    pub async fn idle_uploads(&self, cutoff_ms: i64, limit: usize) -> Result<Vec<Uuid>, MetaError> {
+        let rows = sqlx::query("SELECT id FROM uploads WHERE updated_at <= $1 ORDER BY updated_at LIMIT $2")
+            .bind(cutoff_ms)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = get(r, "id")?;
+                id.parse().map_err(|_| MetaError::Corrupt(format!("upload id '{id}'")))
+            })
+            .collect()
+    }
+
+    /// Ends an upload session if it is still idle since before `cutoff_ms`;
+    /// returns whether it did.
+    pub async fn expire_upload(&self, id: Uuid, cutoff_ms: i64) -> Result<bool, MetaError> {
+        let done = sqlx::query("DELETE FROM uploads WHERE id = $1 AND updated_at <= $2")
+            .bind(id.to_string())
+            .bind(cutoff_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Which of `ids` are live upload sessions.
+    pub async fn known_uploads(&self, ids: &[Uuid]) -> Result<Vec<Uuid>, MetaError> {
+        let mut known = Vec::new();
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT id FROM uploads WHERE id IN ({})",
+                crate::placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let id: String = get(&r, "id")?;
+                known.push(
+                    id.parse()
+                        .map_err(|_| MetaError::Corrupt(format!("upload id '{id}'")))?,
+                );
+            }
+        }
+        Ok(known)
+    }
+
+    /// Takes a named lease for `ttl_ms` unless another holder has it unexpired;
+    /// returns whether `holder` now has it. Renewing one's own lease succeeds.
+    pub async fn try_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<bool, MetaError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "INSERT INTO worker_leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE worker_leases.expires_at < $4 OR worker_leases.holder = excluded.holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(now + ttl_ms)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Gives a lease back early.
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), MetaError> {
+        sqlx::query("DELETE FROM worker_leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+impl GcGuard {
+    /// Drops the blob's links older than `cutoff_ms` that no manifest of their
+    /// repository uses, then says whether anything still holds the blob.
+    pub async fn prune(&mut self, cutoff_ms: i64) -> Result<Verdict, MetaError> {
+        let d = self.digest.to_string();
+        sqlx::query(
+            "DELETE FROM repository_blobs WHERE digest = $1 AND created_at <= $2 AND NOT EXISTS \
+             (SELECT 1 FROM manifest_blobs mb WHERE mb.repository_id = repository_blobs.repository_id \
+              AND mb.blob_digest = repository_blobs.digest)",
+        )
+        .bind(&d)
+        .bind(cutoff_ms)
+        .execute(&mut *self.tx)
+        .await?;
+        let used = sqlx::query("SELECT 1 AS one FROM manifest_blobs WHERE blob_digest = $1 LIMIT 1")
+            .bind(&d)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        if used.is_some() {
+            return Ok(Verdict::InUse);
+        }
+        let newest = sqlx::query("SELECT MAX(created_at) AS newest FROM repository_blobs WHERE digest = $1")
+            .bind(&d)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        if let Some(newest_link_ms) = get::<Option<i64>>(&newest, "newest")? {
+            return Ok(Verdict::Young { newest_link_ms });
+        }
+        let size = sqlx::query("SELECT size FROM blobs WHERE digest = $1")
+            .bind(&d)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let size = size.map(|r| get::<i64>(&r, "size")).transpose()?;
+        Ok(Verdict::Unreferenced {
+            size: size.map(|s| s as u64),
+        })
+    }
+
+    /// Forgets the blob (call after moving its file out of view) and commits.
+    pub async fn forget_blob(mut self) -> Result<(), MetaError> {
+        let d = self.digest.to_string();
+        sqlx::query("DELETE FROM blobs WHERE digest = $1")
+            .bind(&d)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query("DELETE FROM gc_reviews WHERE digest = $1")
+            .bind(&d)
+            .execute(&mut *self.tx)
+            .await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Keeps the blob and commits: the review is closed, or postponed to
+    /// `requeue_at` (links still young).
+    pub async fn keep(mut self, requeue_at: Option<i64>) -> Result<(), MetaError> {
+        let d = self.digest.to_string();
+        match requeue_at {
+            Some(at) => {
+                sqlx::query("UPDATE gc_reviews SET queued_at = $2 WHERE digest = $1")
+                    .bind(&d)
+                    .bind(at)
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM gc_reviews WHERE digest = $1")
+                    .bind(&d)
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+        }
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Whether the database still records the blob (a quarantined file whose
+    /// row survived belongs back in place).
+    pub async fn blob_recorded(&mut self) -> Result<bool, MetaError> {
+        let row = sqlx::query("SELECT 1 AS one FROM blobs WHERE digest = $1")
+            .bind(self.digest.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.is_some())
+    }
+}
+
+impl BlobGuard {
+    /// Closes the upload session and links the now-placed blob to its
+    /// repository, then commits (releasing the lock).
+    pub async fn complete_upload(mut self, upload: &Upload) -> Result<(), MetaError> {
+        let gone = sqlx::query("DELETE FROM uploads WHERE id = $1")
+            .bind(upload.id.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        if gone.rows_affected() != 1 {
+            return Err(MetaError::UploadNotFound);
+        }
+        crate::blobs::link_in(&mut self.tx, upload.repository_id, &self.digest, upload.offset).await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+}

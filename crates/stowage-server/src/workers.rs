@@ -1,0 +1,94 @@
+//! Background work every node runs on a timer: lifecycle policies and garbage
+//! collection. A database lease makes sure only one node does each at a time.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::AppState;
+
+/// The running background workers.
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Workers {
+    /// Asks every worker to stop and waits for the work in hand to finish.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Starts the background workers of a serving node.
+pub fn spawn(state: AppState) -> Workers {
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let timing = state.config.housekeeping;
+    let holder = uuid::Uuid::new_v4().to_string();
+    {
+        let (state, holder) = (state.clone(), holder.clone());
+        tasks.spawn(every(timing.gc_interval, stopped.clone(), move || {
+            let (state, holder) = (state.clone(), holder.clone());
+            async move {
+                leased(&state, "gc", &holder, timing.gc_interval, async {
+                    if let Err(e) = crate::services::gc::pass(&state, false).await {
+                        tracing::warn!(error = %e, "garbage collection pass failed");
+                    }
+                })
+                .await
+            }
+        }));
+    }
+    {
+        let (state, holder) = (state.clone(), holder.clone());
+        tasks.spawn(every(timing.lifecycle_interval, stopped.clone(), move || {
+            let (state, holder) = (state.clone(), holder.clone());
+            async move {
+                leased(&state, "lifecycle", &holder, timing.lifecycle_interval, async {
+                    run_lifecycle(&state).await;
+                })
+                .await
+            }
+        }));
+    }
+    Workers { stop, tasks }
+}
+
+/// One scheduled lifecycle run over every repository with a policy.
+async fn run_lifecycle(_state: &AppState) {
+    // Lifecycle runs are wired here once the lifecycle service lands.
+}
+
+/// Runs `job` now and then every `interval` until told to stop.
+async fn every<F, Fut>(interval: Duration, mut stopped: watch::Receiver<bool>, job: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => job().await,
+            _ = stopped.changed() => return,
+        }
+        if *stopped.borrow() {
+            return;
+        }
+    }
+}
+
+/// Runs `work` only if this node takes the named lease (held for at least the
+/// interval, so one run per interval happens across all nodes).
+async fn leased(state: &AppState, name: &str, holder: &str, interval: Duration, work: impl Future<Output = ()>) {
+    let ttl = interval.max(Duration::from_secs(60)).as_millis() as i64;
+    match state.meta.try_lease(name, holder, ttl).await {
+        Ok(true) => work.await,
+        Ok(false) => tracing::debug!(job = name, "another node holds the lease"),
+        Err(e) => tracing::warn!(job = name, error = %e, "taking a worker lease failed"),
+    }
+}
