@@ -3,6 +3,7 @@
 //! the registry API's error codes, and the limits of the wire contract.
 
 pub mod digest;
+pub mod lifecycle;
 pub mod limits;
 pub mod manifest;
 pub mod mutability;
