@@ -18,3 +18,5 @@ mod registry_uploads;
 
 mod ecr_boto3;
 mod ecr_cli;
+
+mod gc;

@@ -59,6 +59,8 @@ pub struct TestServer {
     pub password: String,
     /// Every line the server wrote to stderr (its log).
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Extra `serve` flags (e.g. `--gc-grace 0s`).
+    serve_args: Vec<String>,
 }
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_stowage");
@@ -71,6 +73,11 @@ impl TestServer {
 
     /// Starts a server on the given database.
     pub async fn start_with(db: Db) -> TestServer {
+        Self::start_configured(db, &[]).await
+    }
+
+    /// Starts a server on the given database with extra `serve` flags.
+    pub async fn start_configured(db: Db, serve_args: &[&str]) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().to_path_buf();
         let mut s = TestServer {
@@ -83,6 +90,7 @@ impl TestServer {
             anon: reqwest::Client::new(),
             password: String::new(),
             log: Default::default(),
+            serve_args: serve_args.iter().map(|a| a.to_string()).collect(),
         };
         s.spawn();
         s.password = s.login_password("admin");
@@ -114,6 +122,7 @@ impl TestServer {
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
             .args(self.common_args())
+            .args(&self.serve_args)
             .env_remove("STOWAGE_DATABASE_URL")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -363,21 +372,26 @@ pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Declares a test that runs once on SQLite and once on PostgreSQL.
+/// Declares a test that runs once on SQLite and once on PostgreSQL, optionally
+/// with extra `serve` flags: `both_dbs!(["--gc-grace", "0s"] async fn name(s: TestServer) { .. })`.
 macro_rules! both_dbs {
     ($(#[$m:meta])* async fn $name:ident($s:ident: TestServer) $body:block) => {
+        $crate::support::both_dbs!([] $(#[$m])* async fn $name($s: TestServer) $body);
+    };
+    ([$($arg:expr),*] $(#[$m:meta])* async fn $name:ident($s:ident: TestServer) $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
             async fn run($s: $crate::support::TestServer) $body
             #[tokio::test]
             async fn sqlite() {
-                run($crate::support::TestServer::start().await).await
+                let s = $crate::support::TestServer::start_configured($crate::support::Db::Sqlite, &[$($arg),*]).await;
+                run(s).await
             }
             #[tokio::test]
             async fn postgres() {
                 let db = $crate::support::Db::postgres().await;
-                run($crate::support::TestServer::start_with(db).await).await
+                run($crate::support::TestServer::start_configured(db, &[$($arg),*]).await).await
             }
         }
     };
