@@ -170,7 +170,10 @@ async fn review_one(state: &AppState, digest: &Digest, cutoff: i64, report: &mut
                 // Out of view first, then forgotten, then gone: a crash at any
                 // step leaves either the whole blob or nothing that points at it.
                 let moved = state.store.quarantine(digest).await?;
-                guard.forget_blob().await?;
+                if let Err(e) = guard.forget_blob().await {
+                    state.store.restore(digest).await?;
+                    return Err(e.into());
+                }
                 state.store.purge(digest).await?;
                 report.bytes_freed += moved.or(size).unwrap_or(0);
             }
