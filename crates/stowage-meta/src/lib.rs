@@ -8,6 +8,7 @@ mod blobs;
 mod gc;
 mod identity;
 mod images;
+mod lifecycle;
 mod manifests;
 mod repositories;
 mod uploads;
@@ -22,6 +23,9 @@ pub use blobs::BlobLink;
 pub use gc::{BlobGuard, GcGuard, Review, Verdict};
 pub use identity::AccessKey;
 pub use images::{ImageRecord, TagStatus};
+pub use lifecycle::{
+    ExpiredImage, Expiring, ExpiryOutcome, ImageRole, LifecycleImage, LifecyclePolicyRecord, PreviewRecord,
+};
 pub use manifests::{PutManifest, PutManifestOutcome, Referrer, StoredManifest};
 pub use repositories::{NewRepository, Repository};
 pub use uploads::Upload;

@@ -347,3 +347,372 @@ both!(idle_uploads_expire, |meta: Meta| async move {
     assert!(meta.expire_upload(u.id, now + 1).await.unwrap());
     assert!(meta.known_uploads(&[u.id]).await.unwrap().is_empty());
 });
+
+/// Stores a manifest body (linking its blobs first with the given sizes) and
+/// returns its digest.
+async fn put_body(
+    meta: &Meta,
+    r: &crate::Repository,
+    body: String,
+    blobs: &[(Digest, u64)],
+    tag: Option<&str>,
+) -> Digest {
+    for (d, size) in blobs {
+        meta.link_blob(r.id, d, *size).await.unwrap();
+    }
+    let m = Manifest::parse(body.as_bytes(), None).unwrap();
+    let digest = Digest::of(body.as_bytes());
+    meta.put_manifest(PutManifest {
+        repository: r,
+        digest,
+        manifest: &m,
+        body: body.as_bytes(),
+        tag,
+    })
+    .await
+    .unwrap();
+    digest
+}
+
+/// An image over the shared 2-byte config and one layer of `size` bytes named by `layer`.
+async fn lc_image(meta: &Meta, r: &crate::Repository, layer: &[u8], size: u64, tag: Option<&str>) -> Digest {
+    let (config, l) = (Digest::of(b"{}"), Digest::of(layer));
+    let (body, _) = image_manifest(&config, &l);
+    put_body(
+        meta,
+        r,
+        String::from_utf8(body).unwrap(),
+        &[(config, 2), (l, size)],
+        tag,
+    )
+    .await
+}
+
+/// An OCI index of `children`.
+async fn lc_index(meta: &Meta, r: &crate::Repository, children: &[Digest], tag: Option<&str>) -> Digest {
+    let entries: Vec<String> = children
+        .iter()
+        .map(|c| format!(r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{c}","size":1}}"#))
+        .collect();
+    let body = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{}]}}"#,
+        entries.join(",")
+    );
+    put_body(meta, r, body, &[], tag).await
+}
+
+/// An artifact about `subject` with one layer of `size` bytes named by `layer`.
+async fn lc_referrer(meta: &Meta, r: &crate::Repository, subject: &Digest, layer: &[u8], size: u64) -> Digest {
+    let (config, l) = (Digest::of(b"{}"), Digest::of(layer));
+    let body = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.example.sig","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{config}","size":2}},"layers":[{{"mediaType":"application/octet-stream","digest":"{l}","size":{size}}}],"subject":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{subject}","size":1}}}}"#
+    );
+    put_body(meta, r, body, &[(config, 2), (l, size)], None).await
+}
+
+fn selected(digest: Digest, tags: &[&str], rule_priority: u32) -> crate::Expiring {
+    crate::Expiring {
+        digest,
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        rule_priority,
+    }
+}
+
+/// `(digest, follows)` of each image an expiry deleted, in order.
+fn expired(outcome: &crate::ExpiryOutcome) -> Vec<(Digest, Option<Digest>)> {
+    outcome.images.iter().map(|i| (i.digest, i.follows)).collect()
+}
+
+async fn digests(meta: &Meta, r: &crate::Repository) -> Vec<Digest> {
+    let mut all: Vec<Digest> = meta
+        .lifecycle_images(r.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.digest)
+        .collect();
+    all.sort();
+    all
+}
+
+both!(
+    lifecycle_expiry_takes_referrers_and_orphaned_children,
+    |meta: Meta| async move {
+        let r = repo(&meta, "lc", TagMutability::Mutable).await;
+        let other = repo(&meta, "lc-other", TagMutability::Mutable).await;
+        let a = lc_image(&meta, &r, b"layer-a", 100, Some("a")).await;
+        let sig = lc_referrer(&meta, &r, &a, b"sig-a", 50).await;
+        let sig_of_sig = lc_referrer(&meta, &r, &sig, b"sig-sig", 7).await;
+        let b = lc_image(&meta, &r, b"layer-b", 200, Some("b")).await;
+        lc_image(&meta, &other, b"layer-b", 200, None).await; // layer-b is used elsewhere too
+        let x = lc_image(&meta, &r, b"layer-x", 300, None).await;
+        let y = lc_image(&meta, &r, b"layer-y", 400, None).await;
+        let i = lc_index(&meta, &r, &[x, y], Some("i")).await;
+        let j = lc_index(&meta, &r, &[y], None).await;
+
+        use crate::ImageRole::*;
+        let roles: std::collections::BTreeMap<Digest, crate::ImageRole> = meta
+            .lifecycle_images(r.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| (i.digest, i.role))
+            .collect();
+        let want = [
+            (a, Own),
+            (sig, Referrer),
+            (sig_of_sig, Referrer),
+            (b, Own),
+            (x, Child),
+            (y, Child),
+            (i, Own),
+            (j, Own),
+        ];
+        assert_eq!(roles, want.into_iter().collect());
+
+        // A dry run reports what would go and deletes nothing. `y` stays for `j`;
+        // the config blob stays for `b`.
+        let before = digests(&meta, &r).await;
+        let plan = [selected(a, &["a"], 1), selected(i, &["i"], 2)];
+        let dry = meta.expire_images(r.id, &plan, true).await.unwrap();
+        let want = vec![
+            (a, None),
+            (sig, Some(a)),
+            (sig_of_sig, Some(a)),
+            (i, None),
+            (x, Some(i)),
+        ];
+        assert_eq!(expired(&dry), want);
+        assert_eq!(dry.reclaimable_bytes, 100 + 50 + 7 + 300);
+        assert_eq!(dry.images[1].rule_priority, 1);
+        assert_eq!(dry.images[4].rule_priority, 2);
+        assert_eq!(dry.images[0].tags, ["a"]);
+        assert_eq!(digests(&meta, &r).await, before);
+
+        // The real run does the same, and queues the freed layers for GC review.
+        let t0 = crate::now_ms();
+        let done = meta.expire_images(r.id, &plan, false).await.unwrap();
+        assert_eq!(done, dry);
+        let mut left = vec![b, y, j];
+        left.sort();
+        assert_eq!(digests(&meta, &r).await, left);
+        assert!(meta.manifest_by_tag(r.id, "a").await.unwrap().is_none());
+        let reviews = meta.due_reviews(crate::now_ms() + 1, None, 100).await.unwrap();
+        for layer in [&b"layer-a"[..], b"sig-a", b"sig-sig", b"layer-x"] {
+            let d = Digest::of(layer);
+            let review = reviews
+                .iter()
+                .find(|rv| rv.digest == d)
+                .expect("layer queued for review");
+            assert!(review.queued_at >= t0, "{d} queued again by the expiry");
+        }
+
+        // Its last index gone, `y` follows `j`. Expiring again is a no-op.
+        let done = meta.expire_images(r.id, &[selected(j, &[], 1)], false).await.unwrap();
+        assert_eq!(expired(&done), vec![(j, None), (y, Some(j))]);
+        assert_eq!(done.reclaimable_bytes, 400);
+        let again = meta.expire_images(r.id, &[selected(j, &[], 1)], false).await.unwrap();
+        assert_eq!(again, crate::ExpiryOutcome::default());
+
+        // An image whose tags changed since evaluation is skipped. The other
+        // repository still uses `b`'s blobs: expiring it frees no bytes.
+        assert!(
+            meta.expire_images(r.id, &[selected(b, &[], 1)], false)
+                .await
+                .unwrap()
+                .images
+                .is_empty()
+        );
+        assert_eq!(digests(&meta, &r).await, vec![b]);
+        let done = meta
+            .expire_images(r.id, &[selected(b, &["b"], 1)], false)
+            .await
+            .unwrap();
+        assert_eq!((expired(&done), done.reclaimable_bytes), (vec![(b, None)], 0));
+    }
+);
+
+both!(
+    lifecycle_keeps_children_a_remaining_index_or_a_tag_holds,
+    |meta: Meta| async move {
+        let r = repo(&meta, "lc", TagMutability::Mutable).await;
+        let x = lc_image(&meta, &r, b"layer-x", 10, Some("x")).await;
+        let z = lc_image(&meta, &r, b"layer-z", 20, None).await;
+        let i = lc_index(&meta, &r, &[x, z], None).await;
+        // A selected image an index lists is not deleted.
+        assert!(
+            meta.expire_images(r.id, &[selected(z, &[], 1)], false)
+                .await
+                .unwrap()
+                .images
+                .is_empty()
+        );
+        // The index goes; its untagged child follows, its tagged child stays.
+        let done = meta.expire_images(r.id, &[selected(i, &[], 1)], false).await.unwrap();
+        assert_eq!(expired(&done), vec![(i, None), (z, Some(i))]);
+        assert_eq!(done.reclaimable_bytes, 20);
+        assert_eq!(digests(&meta, &r).await, vec![x]);
+        let images = meta.lifecycle_images(r.id).await.unwrap();
+        assert_eq!(images[0].role, crate::ImageRole::Own);
+    }
+);
+
+both!(lifecycle_policies_and_previews_are_stored, |meta: Meta| async move {
+    let r = repo(&meta, "lc", TagMutability::Mutable).await;
+    let r2 = repo(&meta, "lc2", TagMutability::Mutable).await;
+    assert!(meta.lifecycle_policy(r.id).await.unwrap().is_none());
+    meta.put_lifecycle_policy(r.id, "one").await.unwrap();
+    meta.put_lifecycle_policy(r.id, "two").await.unwrap();
+    meta.put_lifecycle_policy(r2.id, "three").await.unwrap();
+    meta.set_lifecycle_evaluated(r.id, 1234).await.unwrap();
+    let got = meta.lifecycle_policy(r.id).await.unwrap().unwrap();
+    assert_eq!((got.text.as_str(), got.last_evaluated_at), ("two", Some(1234)));
+    let names: Vec<String> = meta
+        .lifecycle_repositories()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["lc", "lc2"]);
+    let deleted = meta.delete_lifecycle_policy(r2.id).await.unwrap().unwrap();
+    assert_eq!((deleted.text.as_str(), deleted.last_evaluated_at), ("three", None));
+    assert!(meta.delete_lifecycle_policy(r2.id).await.unwrap().is_none());
+
+    // Previews: in progress until seen (or until `in_progress_since` passes them).
+    assert!(meta.see_lifecycle_preview(r.id).await.unwrap().is_none());
+    let image = |n: u8, tags: &[&str]| crate::ExpiredImage {
+        digest: Digest::of(&[n]),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        pushed_at: i64::from(n) * 1000,
+        rule_priority: u32::from(n),
+        follows: None,
+    };
+    let outcome = crate::ExpiryOutcome {
+        images: (0..250u8)
+            .map(|n| image(n, if n % 2 == 0 { &["t"] } else { &[] }))
+            .collect(),
+        reclaimable_bytes: 42,
+    };
+    let now = crate::now_ms();
+    assert!(
+        meta.store_lifecycle_preview(r.id, "p1", &outcome, now - 60_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !meta
+            .store_lifecycle_preview(r.id, "p2", &outcome, now - 60_000)
+            .await
+            .unwrap()
+    );
+    let seen = meta.see_lifecycle_preview(r.id).await.unwrap().unwrap();
+    assert_eq!(
+        (seen.text.as_str(), seen.reclaimable_bytes, seen.expiring),
+        ("p1", 42, 250)
+    );
+    assert!(seen.seen_at.is_some());
+    let all = meta.lifecycle_preview_results(r.id, None, 0, 1000).await.unwrap();
+    assert_eq!(all, outcome.images);
+    let tagged = meta.lifecycle_preview_results(r.id, Some(true), 10, 5).await.unwrap();
+    let want: Vec<_> = (20..30u8).step_by(2).map(|n| image(n, &["t"])).collect();
+    assert_eq!(tagged, want);
+    let untagged = meta
+        .lifecycle_preview_results(r.id, Some(false), 0, 1000)
+        .await
+        .unwrap();
+    assert_eq!(untagged.len(), 125);
+
+    // Seen: the next one replaces it; an unseen one older than the hold does too.
+    let small = crate::ExpiryOutcome {
+        images: vec![image(7, &[])],
+        reclaimable_bytes: 0,
+    };
+    assert!(
+        meta.store_lifecycle_preview(r.id, "p3", &small, now - 60_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        meta.store_lifecycle_preview(r.id, "p4", &small, crate::now_ms() + 1)
+            .await
+            .unwrap()
+    );
+    let seen = meta.see_lifecycle_preview(r.id).await.unwrap().unwrap();
+    assert_eq!((seen.text.as_str(), seen.expiring), ("p4", 1));
+
+    // Deleting the repository drops its policy and preview.
+    meta.delete_repository(&r, true).await.unwrap();
+    assert!(meta.lifecycle_repositories().await.unwrap().is_empty());
+    assert!(meta.lifecycle_policy(r.id).await.unwrap().is_none());
+    assert!(meta.see_lifecycle_preview(r.id).await.unwrap().is_none());
+    assert!(
+        meta.lifecycle_preview_results(r.id, None, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+});
+
+/// Sets an image's push time (the registry stamps it with the clock).
+async fn set_pushed_at(meta: &Meta, r: &crate::Repository, digest: &Digest, at: i64) {
+    sqlx::query("UPDATE manifests SET pushed_at = $1 WHERE repository_id = $2 AND digest = $3")
+        .bind(at)
+        .bind(r.id)
+        .bind(digest.to_string())
+        .execute(&meta.pool)
+        .await
+        .unwrap();
+}
+
+/// The digests `policy` expires in the repository at `now`, by the evaluator over stored facts.
+async fn evaluated(meta: &Meta, r: &crate::Repository, policy: &str, now: i64) -> Vec<Digest> {
+    use stowage_core::lifecycle::{ImageFacts, LifecyclePolicy, evaluate};
+    let policy = LifecyclePolicy::parse(policy).unwrap();
+    let images = meta.lifecycle_images(r.id).await.unwrap();
+    let facts: Vec<ImageFacts<'_>> = images
+        .iter()
+        .map(|i| ImageFacts {
+            tags: &i.tags,
+            pushed_at_ms: i.pushed_at,
+            last_pulled_at_ms: i.last_pulled_at,
+        })
+        .collect();
+    evaluate(&policy, &facts, now)
+        .iter()
+        .map(|e| images[e.index].digest)
+        .collect()
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+both!(lifecycle_days_rules_read_push_and_pull_times, |meta: Meta| async move {
+    let r = repo(&meta, "lc", TagMutability::Mutable).await;
+    let now = crate::now_ms();
+    // §4.3 L1: U1 untagged 20d, U2 untagged 10d, T1 [v1] 30d.
+    let u1 = lc_image(&meta, &r, b"u1", 1, None).await;
+    let u2 = lc_image(&meta, &r, b"u2", 1, None).await;
+    let t1 = lc_image(&meta, &r, b"t1", 1, Some("v1")).await;
+    for (d, days) in [(u1, 20), (u2, 10), (t1, 30)] {
+        set_pushed_at(&meta, &r, &d, now - days * DAY_MS).await;
+    }
+    let l1 = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":14},"action":{"type":"expire"}}]}"#;
+    assert_eq!(evaluated(&meta, &r, l1, now).await, vec![u1]);
+
+    // sinceImagePulled: the recorded pull time, else the push time.
+    let pulled = |d: Digest, days: i64| {
+        let meta = meta.clone();
+        async move { meta.record_pull(r.id, &d, now - days * DAY_MS, 0).await.unwrap() }
+    };
+    pulled(u1, 1).await; // pushed 20d ago, pulled yesterday: kept
+    pulled(u2, 8).await; // pushed 10d ago, pulled 8d ago: expires
+    let never = lc_image(&meta, &r, b"never", 1, None).await; // pushed 9d ago, never pulled: expires
+    set_pushed_at(&meta, &r, &never, now - 9 * DAY_MS).await;
+    let fresh = lc_image(&meta, &r, b"fresh", 1, None).await; // pushed now: kept
+    let by_pull = r#"{"rules":[{"rulePriority":1,"description":"idle","selection":{"tagStatus":"any","countType":"sinceImagePulled","countUnit":"days","countNumber":7},"action":{"type":"expire"}}]}"#;
+    let mut got = evaluated(&meta, &r, by_pull, now).await;
+    got.sort();
+    let mut want = vec![u2, never, t1];
+    want.sort();
+    assert_eq!(got, want, "fresh {fresh} and u1 {u1} stay");
+});
