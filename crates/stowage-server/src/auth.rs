@@ -29,6 +29,11 @@ pub enum Action {
     DescribeRegistry,
     GetAccountSetting,
     PutAccountSetting,
+    PutLifecyclePolicy,
+    GetLifecyclePolicy,
+    DeleteLifecyclePolicy,
+    StartLifecyclePolicyPreview,
+    GetLifecyclePolicyPreview,
 }
 
 impl Action {
@@ -57,6 +62,11 @@ impl Action {
             Self::DescribeRegistry => "ecr:DescribeRegistry",
             Self::GetAccountSetting => "ecr:GetAccountSetting",
             Self::PutAccountSetting => "ecr:PutAccountSetting",
+            Self::PutLifecyclePolicy => "ecr:PutLifecyclePolicy",
+            Self::GetLifecyclePolicy => "ecr:GetLifecyclePolicy",
+            Self::DeleteLifecyclePolicy => "ecr:DeleteLifecyclePolicy",
+            Self::StartLifecyclePolicyPreview => "ecr:StartLifecyclePolicyPreview",
+            Self::GetLifecyclePolicyPreview => "ecr:GetLifecyclePolicyPreview",
         }
     }
 }

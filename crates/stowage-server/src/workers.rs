@@ -59,8 +59,16 @@ pub fn spawn(state: AppState) -> Workers {
 }
 
 /// One scheduled lifecycle run over every repository with a policy.
-async fn run_lifecycle(_state: &AppState) {
-    // Lifecycle runs are wired here once the lifecycle service lands.
+async fn run_lifecycle(state: &AppState) {
+    let runs = match crate::services::lifecycle::run_all(state).await {
+        Ok(runs) => runs,
+        Err(e) => return tracing::warn!(error = %e, "listing repositories with a lifecycle policy failed"),
+    };
+    for (repo, outcome) in runs {
+        if let Err(e) = outcome {
+            tracing::warn!(repo.name = %repo.name, error = %e, "lifecycle policy run failed");
+        }
+    }
 }
 
 /// Runs `job` now and then every `interval` until told to stop.

@@ -48,6 +48,33 @@ impl EcrError {
         )
     }
 
+    pub fn lifecycle_policy_not_found(name: &str, account: &str) -> Self {
+        Self::new(
+            "LifecyclePolicyNotFoundException",
+            format!(
+                "Lifecycle policy does not exist for the repository with name '{name}' in the registry with id '{account}'"
+            ),
+        )
+    }
+
+    pub fn lifecycle_policy_preview_not_found(name: &str, account: &str) -> Self {
+        Self::new(
+            "LifecyclePolicyPreviewNotFoundException",
+            format!(
+                "Lifecycle policy preview does not exist for the repository with name '{name}' in the registry with id '{account}'"
+            ),
+        )
+    }
+
+    pub fn lifecycle_policy_preview_in_progress(name: &str, account: &str) -> Self {
+        Self::new(
+            "LifecyclePolicyPreviewInProgressException",
+            format!(
+                "Lifecycle policy preview is already in progress for the repository with name '{name}' in the registry with id '{account}'"
+            ),
+        )
+    }
+
     /// A server-side failure; the cause is logged here, once, and not sent.
     pub fn server(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "control-plane request failed on the server side");

@@ -5,6 +5,7 @@
 mod error;
 mod images;
 mod layers;
+mod lifecycle;
 pub mod operation;
 mod paging;
 mod registry;
@@ -160,6 +161,11 @@ async fn handle(state: &AppState, req: Request, endpoint: &mut &'static str) -> 
         O::UploadLayerPart => layers::upload_layer_part(&ctx, input).await,
         O::CompleteLayerUpload => layers::complete_layer_upload(&ctx, input).await,
         O::GetDownloadUrlForLayer => layers::get_download_url_for_layer(&ctx, input).await,
+        O::PutLifecyclePolicy => lifecycle::put_lifecycle_policy(&ctx, input).await,
+        O::GetLifecyclePolicy => lifecycle::get_lifecycle_policy(&ctx, input).await,
+        O::DeleteLifecyclePolicy => lifecycle::delete_lifecycle_policy(&ctx, input).await,
+        O::StartLifecyclePolicyPreview => lifecycle::start_lifecycle_policy_preview(&ctx, input).await,
+        O::GetLifecyclePolicyPreview => lifecycle::get_lifecycle_policy_preview(&ctx, input).await,
     }
 }
 

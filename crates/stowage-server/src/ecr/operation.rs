@@ -46,6 +46,11 @@ operations!(
     DescribeRegistry,
     GetAccountSetting,
     PutAccountSetting,
+    PutLifecyclePolicy,
+    GetLifecyclePolicy,
+    DeleteLifecyclePolicy,
+    StartLifecyclePolicyPreview,
+    GetLifecyclePolicyPreview,
 );
 
 /// Operations of the ECR model that later work will serve; until then they
@@ -54,7 +59,6 @@ pub const NOT_YET: &[&str] = &[
     "BatchGetRepositoryScanningConfiguration",
     "CreatePullThroughCacheRule",
     "CreateRepositoryCreationTemplate",
-    "DeleteLifecyclePolicy",
     "DeletePullThroughCacheRule",
     "DeleteRegistryPolicy",
     "DeleteRepositoryCreationTemplate",
@@ -66,8 +70,6 @@ pub const NOT_YET: &[&str] = &[
     "DescribeImageSigningStatus",
     "DescribePullThroughCacheRules",
     "DescribeRepositoryCreationTemplates",
-    "GetLifecyclePolicy",
-    "GetLifecyclePolicyPreview",
     "GetRegistryPolicy",
     "GetRegistryScanningConfiguration",
     "GetRepositoryPolicy",
@@ -75,7 +77,6 @@ pub const NOT_YET: &[&str] = &[
     "ListImageReferrers",
     "ListPullTimeUpdateExclusions",
     "PutImageScanningConfiguration",
-    "PutLifecyclePolicy",
     "PutRegistryPolicy",
     "PutRegistryScanningConfiguration",
     "PutReplicationConfiguration",
@@ -83,7 +84,6 @@ pub const NOT_YET: &[&str] = &[
     "RegisterPullTimeUpdateExclusion",
     "SetRepositoryPolicy",
     "StartImageScan",
-    "StartLifecyclePolicyPreview",
     "UpdateImageStorageClass",
     "UpdatePullThroughCacheRule",
     "UpdateRepositoryCreationTemplate",
@@ -120,6 +120,11 @@ impl Operation {
             Operation::DescribeRegistry => Action::DescribeRegistry,
             Operation::GetAccountSetting => Action::GetAccountSetting,
             Operation::PutAccountSetting => Action::PutAccountSetting,
+            Operation::PutLifecyclePolicy => Action::PutLifecyclePolicy,
+            Operation::GetLifecyclePolicy => Action::GetLifecyclePolicy,
+            Operation::DeleteLifecyclePolicy => Action::DeleteLifecyclePolicy,
+            Operation::StartLifecyclePolicyPreview => Action::StartLifecyclePolicyPreview,
+            Operation::GetLifecyclePolicyPreview => Action::GetLifecyclePolicyPreview,
         }
     }
 }

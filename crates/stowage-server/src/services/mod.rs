@@ -4,6 +4,7 @@
 pub mod credentials;
 pub mod downloads;
 pub mod gc;
+pub mod lifecycle;
 pub mod manifests;
 pub mod pulls;
 pub mod repositories;
