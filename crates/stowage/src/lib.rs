@@ -1,6 +1,7 @@
 //! The `stowage` binary's library half: configuration, startup, and the
 //! admin commands, so tests can drive them too.
 
+pub mod commands;
 pub mod config;
 pub mod credential_helper;
 pub mod serve;

@@ -32,6 +32,11 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Apply lifecycle policies now, or preview one.
+    Lifecycle {
+        #[command(subcommand)]
+        command: stowage::commands::lifecycle::LifecycleCommand,
+    },
     /// Run a garbage-collection pass now and report what it freed (JSON).
     Gc {
         /// List what would be deleted without deleting anything.
@@ -127,6 +132,10 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { command } => admin(config, command).await,
+        Command::Lifecycle { command } => {
+            let state = stowage::open(&config, None).await?;
+            stowage::commands::lifecycle::execute(&state, command, &mut std::io::stdout().lock()).await
+        }
         Command::Gc { dry_run } => {
             let state = stowage::open(&config, None).await?;
             let report = stowage_server::services::gc::pass(&state, dry_run).await?;

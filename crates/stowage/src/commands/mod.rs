@@ -1,0 +1,3 @@
+//! Admin subcommands that have more to them than a call and a print.
+
+pub mod lifecycle;
