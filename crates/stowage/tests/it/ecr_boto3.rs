@@ -16,7 +16,7 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Runs `py/<script>` against the server with `extra` environment variables;
 /// asserts it exits 0 having printed at least `min_checks` passed checks.
-async fn run_script(s: &TestServer, script: &str, extra: &[(&str, String)], min_checks: usize) {
+pub(crate) async fn run_script(s: &TestServer, script: &str, extra: &[(&str, String)], min_checks: usize) {
     let python = require_env("STOWAGE_TEST_PYTHON");
     let path = repo_root().join("crates/stowage/tests/it/py").join(script);
     let home = tempfile::tempdir().expect("temp HOME");

@@ -23,14 +23,14 @@ const CLI_TIMEOUT: Duration = Duration::from_secs(120);
 /// A failed `aws` call: the CLI exits 255 and prints
 /// `An error occurred (<code>) when calling the <op> operation: <message>`.
 #[derive(Debug)]
-struct CliError {
-    code: String,
-    operation: String,
-    message: String,
+pub(crate) struct CliError {
+    pub code: String,
+    pub operation: String,
+    pub message: String,
 }
 
 /// The AWS CLI bound to one test server.
-struct Aws {
+pub(crate) struct Aws {
     bin: String,
     endpoint: String,
     credentials: PathBuf,
@@ -39,7 +39,7 @@ struct Aws {
 
 impl Aws {
     /// The CLI with the admin's credentials file.
-    fn new(s: &TestServer) -> Aws {
+    pub(crate) fn new(s: &TestServer) -> Aws {
         Self::with_credentials(s, &s.data_dir.join("credentials"))
     }
 
@@ -97,14 +97,14 @@ impl Aws {
     }
 
     /// Runs an `aws` command that must succeed.
-    async fn ok(&self, line: &str) -> Value {
+    pub(crate) async fn ok(&self, line: &str) -> Value {
         self.call(line)
             .await
             .unwrap_or_else(|e| panic!("aws {line} failed: {e:?}"))
     }
 
     /// Runs an `aws` command that must fail with `code` when calling `operation`.
-    async fn fails(&self, line: &str, operation: &str, code: &str) -> CliError {
+    pub(crate) async fn fails(&self, line: &str, operation: &str, code: &str) -> CliError {
         match self.call(line).await {
             Ok(v) => panic!("aws {line} succeeded, expected {code}: {v}"),
             Err(e) => {

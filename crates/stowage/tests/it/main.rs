@@ -20,3 +20,4 @@ mod ecr_boto3;
 mod ecr_cli;
 
 mod gc;
+mod lifecycle;
