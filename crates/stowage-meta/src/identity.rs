@@ -7,6 +7,7 @@ use crate::{Meta, MetaError, get, now_ms};
 #[derive(Clone, Debug)]
 pub struct AccessKey {
     pub id: String,
+    /// Who the key acts as: its user, or an AssumeRole session's `assumed-role` ARN.
     pub principal_arn: String,
     pub account_id: String,
     /// The secret access key, sealed with the master key.
@@ -23,7 +24,7 @@ impl Meta {
     pub async fn ensure_principal(&self, account_id: &str, arn: &str, kind: &str, name: &str) -> Result<(), MetaError> {
         sqlx::query(
             "INSERT INTO principals (arn, account_id, kind, name, created_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (arn) DO NOTHING",
+             ON CONFLICT DO NOTHING",
         )
         .bind(arn)
         .bind(account_id)
@@ -62,7 +63,7 @@ impl Meta {
     /// Looks an access key up by id, with its principal's account.
     pub async fn access_key(&self, id: &str) -> Result<Option<AccessKey>, MetaError> {
         let row = sqlx::query(
-            "SELECT k.id, k.principal_arn, p.account_id, k.secret_sealed, k.session_token_sealed, k.expires_at, k.status \
+            "SELECT k.id, COALESCE(k.session_arn, k.principal_arn) AS principal_arn, p.account_id, k.secret_sealed, k.session_token_sealed, k.expires_at, k.status \
              FROM access_keys k JOIN principals p ON p.arn = k.principal_arn WHERE k.id = $1",
         )
         .bind(id)

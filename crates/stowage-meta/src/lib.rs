@@ -6,6 +6,7 @@
 mod accounts;
 mod blobs;
 mod gc;
+mod iam;
 mod identity;
 mod images;
 mod lifecycle;
@@ -21,6 +22,7 @@ use stowage_core::Digest;
 
 pub use blobs::BlobLink;
 pub use gc::{BlobGuard, GcGuard, Review, Verdict};
+pub use iam::{AccessKeyInfo, Entity, EntityKind, IdentityPolicy, ManagedPolicyRecord};
 pub use identity::AccessKey;
 pub use images::{ImageRecord, TagStatus};
 pub use lifecycle::{
@@ -55,6 +57,15 @@ pub enum MetaError {
     UploadNotFound,
     #[error("upload was changed by another request")]
     UploadConflict,
+    /// An IAM user, group, role or policy of that name already exists.
+    #[error("entity '{0}' already exists")]
+    EntityAlreadyExists(String),
+    /// The IAM entity (by ARN) does not exist.
+    #[error("entity '{0}' does not exist")]
+    NoSuchEntity(String),
+    /// An IAM entity cannot be deleted yet; the text is IAM's message.
+    #[error("{0}")]
+    DeleteConflict(String),
     #[error("stored metadata is inconsistent: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

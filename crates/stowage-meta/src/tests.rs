@@ -716,3 +716,179 @@ both!(lifecycle_days_rules_read_push_and_pull_times, |meta: Meta| async move {
     want.sort();
     assert_eq!(got, want, "fresh {fresh} and u1 {u1} stay");
 });
+
+fn iam_entity(kind: crate::EntityKind, name: &str, path: &str) -> crate::Entity {
+    crate::Entity {
+        arn: format!("arn:aws:iam::{ACCT}:{}{path}{name}", kind.as_str()),
+        account_id: ACCT.into(),
+        kind,
+        name: name.into(),
+        path: path.into(),
+        unique_id: Some(format!("ID{name}")),
+        created_at: crate::now_ms(),
+        tags: vec![("team".into(), "a".into())],
+        trust_policy: None,
+        description: None,
+        max_session_duration: None,
+    }
+}
+
+both!(iam_entities_names_and_delete_conflicts, |meta: Meta| async move {
+    use crate::EntityKind::{Group, Role, User};
+    meta.ensure_account(ACCT).await.unwrap();
+    let alice = meta.create_entity(&iam_entity(User, "alice", "/dev/")).await.unwrap();
+    assert_eq!(alice.arn, format!("arn:aws:iam::{ACCT}:user/dev/alice"));
+    assert_eq!(alice.tags, vec![("team".to_string(), "a".to_string())]);
+    // Names are unique per kind ignoring case and path; a group may share it.
+    assert!(matches!(
+        meta.create_entity(&iam_entity(User, "ALICE", "/")).await,
+        Err(MetaError::EntityAlreadyExists(_))
+    ));
+    let devs = meta.create_entity(&iam_entity(Group, "alice", "/")).await.unwrap();
+    meta.create_entity(&iam_entity(User, "bob", "/")).await.unwrap();
+    assert_eq!(meta.entity(ACCT, User, "Alice").await.unwrap(), Some(alice.clone()));
+    let names = |v: Vec<crate::Entity>| v.into_iter().map(|e| e.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(meta.list_entities(ACCT, User, "/").await.unwrap()),
+        ["alice", "bob"]
+    );
+    assert_eq!(names(meta.list_entities(ACCT, User, "/dev/").await.unwrap()), ["alice"]);
+
+    // Keys, inline policies, attachments and memberships block deletion, in turn.
+    meta.insert_access_key("AKIATEST", &alice.arn, b"s", None, None)
+        .await
+        .unwrap();
+    meta.put_inline_policy(&alice.arn, "p", "{}").await.unwrap();
+    meta.attach_policy(&alice.arn, "arn:aws:iam::aws:policy/AdministratorAccess")
+        .await
+        .unwrap();
+    meta.add_group_member(&devs.arn, &alice.arn).await.unwrap();
+    let conflict = |r: Result<(), MetaError>| match r {
+        Err(MetaError::DeleteConflict(m)) => m,
+        other => panic!("expected DeleteConflict, got {other:?}"),
+    };
+    assert!(conflict(meta.delete_entity(&alice.arn, User).await).contains("access keys"));
+    assert_eq!(meta.list_access_keys(&alice.arn).await.unwrap().len(), 1);
+    assert!(meta.delete_access_key(&alice.arn, "AKIATEST").await.unwrap());
+    assert!(!meta.delete_access_key(&alice.arn, "AKIATEST").await.unwrap());
+    assert!(conflict(meta.delete_entity(&alice.arn, User).await).contains("policies"));
+    assert!(meta.delete_inline_policy(&alice.arn, "p").await.unwrap());
+    assert!(conflict(meta.delete_entity(&alice.arn, User).await).contains("detach"));
+    assert!(
+        meta.detach_policy(&alice.arn, "arn:aws:iam::aws:policy/AdministratorAccess")
+            .await
+            .unwrap()
+    );
+    assert!(conflict(meta.delete_entity(&devs.arn, Group).await).contains("remove users"));
+    assert!(meta.remove_group_member(&devs.arn, &alice.arn).await.unwrap());
+    meta.delete_entity(&alice.arn, User).await.unwrap();
+    meta.delete_entity(&devs.arn, Group).await.unwrap();
+    assert!(matches!(
+        meta.delete_entity(&alice.arn, User).await,
+        Err(MetaError::NoSuchEntity(_))
+    ));
+    assert_eq!(meta.entity(ACCT, Role, "alice").await.unwrap(), None);
+});
+
+both!(
+    iam_identity_policies_cover_groups_managed_and_sessions,
+    |meta: Meta| async move {
+        use crate::EntityKind::{Group, Role, User};
+        use crate::IdentityPolicy::{Inline, Managed};
+        meta.ensure_account(ACCT).await.unwrap();
+        let u = meta.create_entity(&iam_entity(User, "u", "/")).await.unwrap();
+        let g = meta.create_entity(&iam_entity(Group, "g", "/")).await.unwrap();
+        let r = meta.create_entity(&iam_entity(Role, "r", "/svc/")).await.unwrap();
+        let mp = crate::ManagedPolicyRecord {
+            arn: format!("arn:aws:iam::{ACCT}:policy/mp"),
+            account_id: ACCT.into(),
+            name: "mp".into(),
+            path: "/".into(),
+            policy_id: "ANPA1".into(),
+            description: None,
+            document: "{\"m\":1}".into(),
+            created_at: 1,
+            updated_at: 1,
+            attachment_count: 0,
+        };
+        meta.create_managed_policy(&mp).await.unwrap();
+        assert!(matches!(
+            meta.create_managed_policy(&mp).await,
+            Err(MetaError::EntityAlreadyExists(_))
+        ));
+        meta.put_inline_policy(&u.arn, "own", "{\"u\":1}").await.unwrap();
+        meta.put_inline_policy(&u.arn, "own", "{\"u\":2}").await.unwrap();
+        meta.put_inline_policy(&g.arn, "grp", "{\"g\":1}").await.unwrap();
+        meta.attach_policy(&g.arn, &mp.arn).await.unwrap();
+        meta.attach_policy(&u.arn, "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly")
+            .await
+            .unwrap();
+        meta.add_group_member(&g.arn, &u.arn).await.unwrap();
+        assert_eq!(meta.managed_policy(&mp.arn).await.unwrap().unwrap().attachment_count, 1);
+        assert!(matches!(
+            meta.delete_managed_policy(&mp.arn).await,
+            Err(MetaError::DeleteConflict(_))
+        ));
+
+        let got = meta.identity_policies(&u.arn).await.unwrap();
+        assert_eq!(
+            got,
+            vec![
+                Inline {
+                    name: "own".into(),
+                    document: "{\"u\":2}".into()
+                },
+                Managed {
+                    arn: "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly".into(),
+                    document: None
+                },
+                Inline {
+                    name: "grp".into(),
+                    document: "{\"g\":1}".into()
+                },
+                Managed {
+                    arn: mp.arn.clone(),
+                    document: Some("{\"m\":1}".into())
+                },
+            ]
+        );
+
+        // A session of the role (whose ARN has a path) gets the role's policies.
+        meta.put_inline_policy(&r.arn, "role", "{\"r\":1}").await.unwrap();
+        let session = format!("arn:aws:sts::{ACCT}:assumed-role/r/build-1");
+        meta.insert_session_key(
+            "ASIATEST",
+            &r.arn,
+            &session,
+            b"s",
+            b"t",
+            crate::now_ms() + 60_000,
+            Some("{\"s\":1}"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            meta.identity_policies(&session).await.unwrap(),
+            vec![Inline {
+                name: "role".into(),
+                document: "{\"r\":1}".into()
+            }]
+        );
+        let key = meta.access_key("ASIATEST").await.unwrap().unwrap();
+        assert_eq!(key.principal_arn, session);
+        assert_eq!(
+            meta.session_policy("ASIATEST").await.unwrap().as_deref(),
+            Some("{\"s\":1}")
+        );
+        assert!(
+            meta.list_access_keys(&r.arn).await.unwrap().is_empty(),
+            "sessions are not listed"
+        );
+        assert!(
+            meta.identity_policies(&format!("arn:aws:sts::{ACCT}:assumed-role/gone/s"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+);
