@@ -10,6 +10,8 @@
 //! - `AmazonEC2ContainerRegistryPowerUser`: the same plus `InitiateLayerUpload`,
 //!   `UploadLayerPart`, `CompleteLayerUpload`, `PutImage`, on `*`.
 //! - `AmazonEC2ContainerRegistryFullAccess`: `ecr:*` on `*`.
+//! - `AdministratorAccess`: `*` on `*` — what every user had before IAM, and what
+//!   an account's first administrator gets.
 
 use std::sync::OnceLock;
 
@@ -125,8 +127,26 @@ pub static FULL_ACCESS: ManagedPolicy = ManagedPolicy {
     parsed: OnceLock::new(),
 };
 
+/// `AdministratorAccess`.
+pub static ADMINISTRATOR_ACCESS: ManagedPolicy = ManagedPolicy {
+    name: "AdministratorAccess",
+    arn: "arn:aws:iam::aws:policy/AdministratorAccess",
+    description: "Provides full access to AWS services and resources.",
+    document: r#"{
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": "*",
+            "Resource": "*"
+        }
+    ]
+}"#,
+    parsed: OnceLock::new(),
+};
+
 /// Every managed policy.
-pub static ALL: [&ManagedPolicy; 3] = [&READ_ONLY, &POWER_USER, &FULL_ACCESS];
+pub static ALL: [&ManagedPolicy; 4] = [&READ_ONLY, &POWER_USER, &FULL_ACCESS, &ADMINISTRATOR_ACCESS];
 
 /// The managed policy with this ARN.
 pub fn by_arn(arn: &str) -> Option<&'static ManagedPolicy> {

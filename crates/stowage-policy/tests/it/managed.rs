@@ -74,6 +74,7 @@ fn lookup_by_arn_and_name() {
         ("AmazonEC2ContainerRegistryReadOnly", &managed::READ_ONLY),
         ("AmazonEC2ContainerRegistryPowerUser", &managed::POWER_USER),
         ("AmazonEC2ContainerRegistryFullAccess", &managed::FULL_ACCESS),
+        ("AdministratorAccess", &managed::ADMINISTRATOR_ACCESS),
     ] {
         let arn = format!("arn:aws:iam::aws:policy/{name}");
         assert_eq!(p.arn, arn);
@@ -82,7 +83,7 @@ fn lookup_by_arn_and_name() {
         assert!(std::ptr::eq(managed::by_name(name).unwrap(), p));
         assert!(!p.description.is_empty());
     }
-    assert_eq!(managed::ALL.len(), 3);
-    assert!(managed::by_arn("arn:aws:iam::aws:policy/AdministratorAccess").is_none());
+    assert_eq!(managed::ALL.len(), 4);
+    assert!(managed::by_arn("arn:aws:iam::aws:policy/IAMFullAccess").is_none());
     assert!(managed::by_name("amazonec2containerregistryreadonly").is_none());
 }
