@@ -11,6 +11,7 @@ mod identity;
 mod images;
 mod lifecycle;
 mod manifests;
+mod policies;
 mod repositories;
 mod uploads;
 

@@ -1,5 +1,5 @@
-//! The one authorization step every request passes: the request is named as
-//! its ECR action (spec §3.2) and checked for the caller.
+//! Who is calling and what they ask for: the ECR actions registry requests map
+//! to (spec §3.2), principals, resources. The decision is `services::authz`.
 
 use std::fmt;
 
@@ -34,6 +34,12 @@ pub enum Action {
     DeleteLifecyclePolicy,
     StartLifecyclePolicyPreview,
     GetLifecyclePolicyPreview,
+    SetRepositoryPolicy,
+    GetRepositoryPolicy,
+    DeleteRepositoryPolicy,
+    PutRegistryPolicy,
+    GetRegistryPolicy,
+    DeleteRegistryPolicy,
 }
 
 impl Action {
@@ -67,6 +73,12 @@ impl Action {
             Self::DeleteLifecyclePolicy => "ecr:DeleteLifecyclePolicy",
             Self::StartLifecyclePolicyPreview => "ecr:StartLifecyclePolicyPreview",
             Self::GetLifecyclePolicyPreview => "ecr:GetLifecyclePolicyPreview",
+            Self::SetRepositoryPolicy => "ecr:SetRepositoryPolicy",
+            Self::GetRepositoryPolicy => "ecr:GetRepositoryPolicy",
+            Self::DeleteRepositoryPolicy => "ecr:DeleteRepositoryPolicy",
+            Self::PutRegistryPolicy => "ecr:PutRegistryPolicy",
+            Self::GetRegistryPolicy => "ecr:GetRegistryPolicy",
+            Self::DeleteRegistryPolicy => "ecr:DeleteRegistryPolicy",
         }
     }
 }
@@ -105,14 +117,12 @@ impl Principal {
 /// Why a request was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error(
-        "User: {principal} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action"
-    )]
-    Denied {
-        principal: String,
-        action: Action,
-        resource: String,
-    },
+    /// The policies do not allow it; the message is AWS's.
+    #[error("{message}")]
+    Denied { message: String },
+    /// The policies could not be loaded.
+    #[error(transparent)]
+    Meta(#[from] stowage_meta::MetaError),
 }
 
 /// What an action is performed on.
@@ -122,27 +132,8 @@ pub struct Resource<'a> {
     pub account_id: &'a str,
     /// Its ARN (`*` for account-wide actions such as GetAuthorizationToken).
     pub arn: &'a str,
-}
-
-/// Decides whether `principal` may perform `action` on `resource`.
-///
-/// An authenticated principal may do everything in its own account and nothing
-/// in another; identity, repository and registry policies plug in here.
-pub fn authorize(principal: &Principal, action: Action, resource: Resource<'_>) -> Result<(), AuthError> {
-    let allowed = match principal {
-        Principal::Anonymous => false,
-        Principal::Authenticated(id) => id.account_id == resource.account_id,
-    };
-    if allowed {
-        return Ok(());
-    }
-    let err = AuthError::Denied {
-        principal: principal.arn().to_string(),
-        action,
-        resource: resource.arn.to_string(),
-    };
-    tracing::debug!(principal = principal.arn(), %action, resource = resource.arn, "denied");
-    Err(err)
+    /// The repository, when the resource is one (its policy and tags apply).
+    pub repository: Option<&'a stowage_meta::Repository>,
 }
 
 /// `arn:aws:ecr:<region>:<account>:repository/<name>`.

@@ -76,6 +76,8 @@ pub struct Inner {
     pub repositories: crate::services::repositories::RepositoryCache,
     /// Recently served manifests by tag.
     pub tag_cache: crate::services::tag_cache::TagCache,
+    /// Recently loaded policies.
+    pub policies: crate::services::authz::PolicyCache,
     /// Upload sessions with a request in flight on this node.
     busy_uploads: Mutex<HashSet<Uuid>>,
 }
@@ -100,6 +102,7 @@ impl AppState {
             pulls: Default::default(),
             repositories: Default::default(),
             tag_cache: Default::default(),
+            policies: Default::default(),
             busy_uploads: Mutex::new(HashSet::new()),
         }))
     }

@@ -34,6 +34,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let meta = state.meta.clone();
     let workers = stowage_server::workers::spawn(state.clone());
     let app = stowage_server::router(state);
+    // Peer addresses feed `aws:SourceIp` and the audit trail.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -106,6 +106,15 @@ impl From<SigV4Error> for EcrError {
     }
 }
 
+impl From<crate::auth::AuthError> for EcrError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        match e {
+            crate::auth::AuthError::Denied { message } => Self::new("AccessDeniedException", message),
+            crate::auth::AuthError::Meta(e) => Self::server(e),
+        }
+    }
+}
+
 impl From<MetaError> for EcrError {
     fn from(e: MetaError) -> Self {
         Self::server(e)

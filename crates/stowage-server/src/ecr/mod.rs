@@ -8,6 +8,7 @@ mod layers;
 mod lifecycle;
 pub mod operation;
 mod paging;
+mod policies;
 mod registry;
 mod repositories;
 
@@ -26,6 +27,7 @@ use operation::{ECR_PREFIX, NOT_YET, Operation};
 use crate::AppState;
 use crate::auth::{self, Identity, Principal};
 use crate::ops::RequestInfo;
+use crate::services::authz::{self, RequestFacts};
 use crate::services::credentials::{self, KeyProblem};
 
 /// Largest request body: a 20 MiB `UploadLayerPart` part, base64-encoded, plus JSON.
@@ -122,16 +124,25 @@ async fn handle(state: &AppState, req: Request, endpoint: &mut &'static str) -> 
     }
     let account = registry_id(&input, state)?;
     let resource_arn = resource_arn(op, &input, state, &account);
+    let repository = match resource_repository_name(&input, &resource_arn) {
+        Some(name) => crate::services::repositories::lookup(state, &account, &name).await?,
+        None => None,
+    };
     let principal = Principal::Authenticated(identity.clone());
-    auth::authorize(
+    let mut facts = RequestFacts::from_extensions(&parts.extensions);
+    request_tags(&input, &mut facts);
+    authz::authorize(
+        state,
         &principal,
-        op.action(),
+        op.action().as_str(),
         auth::Resource {
             account_id: &account,
             arn: &resource_arn,
+            repository: repository.as_ref(),
         },
+        &facts,
     )
-    .map_err(|e| EcrError::new("AccessDeniedException", e.to_string()))?;
+    .await?;
 
     let ctx = ApiCtx {
         state: state.clone(),
@@ -166,6 +177,12 @@ async fn handle(state: &AppState, req: Request, endpoint: &mut &'static str) -> 
         O::DeleteLifecyclePolicy => lifecycle::delete_lifecycle_policy(&ctx, input).await,
         O::StartLifecyclePolicyPreview => lifecycle::start_lifecycle_policy_preview(&ctx, input).await,
         O::GetLifecyclePolicyPreview => lifecycle::get_lifecycle_policy_preview(&ctx, input).await,
+        O::SetRepositoryPolicy => policies::set_repository_policy(&ctx, input).await,
+        O::GetRepositoryPolicy => policies::get_repository_policy(&ctx, input).await,
+        O::DeleteRepositoryPolicy => policies::delete_repository_policy(&ctx, input).await,
+        O::PutRegistryPolicy => policies::put_registry_policy(&ctx, input).await,
+        O::GetRegistryPolicy => policies::get_registry_policy(&ctx, input).await,
+        O::DeleteRegistryPolicy => policies::delete_registry_policy(&ctx, input).await,
     }
 }
 
@@ -229,9 +246,46 @@ fn resource_arn(op: Operation, input: &Value, state: &AppState, account: &str) -
         return arn.to_string();
     }
     match (op, input.get("repositoryName").and_then(Value::as_str)) {
-        (Operation::GetAuthorizationToken, _) => "*".to_string(),
+        // Not resource-scoped (spec §5.1): policies name them on `*`.
+        (
+            Operation::GetAuthorizationToken
+            | Operation::DescribeRegistry
+            | Operation::GetAccountSetting
+            | Operation::PutAccountSetting
+            | Operation::PutRegistryPolicy
+            | Operation::GetRegistryPolicy
+            | Operation::DeleteRegistryPolicy,
+            _,
+        ) => "*".to_string(),
         (_, Some(name)) => auth::repository_arn(region, account, name),
         (_, None) => auth::repository_arn(region, account, "*"),
+    }
+}
+
+/// The repository an operation names, by `repositoryName` or in its `resourceArn`.
+fn resource_repository_name(input: &Value, resource_arn: &str) -> Option<String> {
+    if let Some(name) = input.get("repositoryName").and_then(Value::as_str) {
+        return Some(name.to_string());
+    }
+    input.get("resourceArn")?;
+    resource_arn.split_once(":repository/").map(|(_, name)| name.to_string())
+}
+
+/// `aws:RequestTag/…` and `aws:TagKeys` from an input's `tags` / `tagKeys`.
+pub(crate) fn request_tags(input: &Value, facts: &mut RequestFacts) {
+    if let Some(tags) = input.get("tags").and_then(Value::as_array) {
+        for t in tags {
+            if let (Some(k), Some(v)) = (
+                t.get("Key").and_then(Value::as_str),
+                t.get("Value").and_then(Value::as_str),
+            ) {
+                facts.request_tags.push((k.to_string(), v.to_string()));
+                facts.tag_keys.push(k.to_string());
+            }
+        }
+    }
+    if let Some(keys) = input.get("tagKeys").and_then(Value::as_array) {
+        facts.tag_keys.extend(keys.iter().filter_map(Value::as_str).map(str::to_string));
     }
 }
 

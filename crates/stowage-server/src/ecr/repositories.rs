@@ -348,6 +348,8 @@ pub async fn tag_resource(ctx: &ApiCtx, input: Value) -> Result<Value, EcrError>
         .put_resource_tags(repo.id, &tags, MAX_RESOURCE_TAGS)
         .await
         .map_err(too_many_tags)?;
+    // Resource tags are condition keys: this node must not decide on stale ones.
+    ctx.state.policies.forget_repository(repo.id);
     Ok(json!({}))
 }
 
@@ -363,6 +365,7 @@ pub async fn untag_resource(ctx: &ApiCtx, input: Value) -> Result<Value, EcrErro
     let req: UntagResourceRequest = parse(input)?;
     let repo = repository_of_arn(ctx, &req.resource_arn).await?;
     ctx.state.meta.remove_resource_tags(repo.id, &req.tag_keys).await?;
+    ctx.state.policies.forget_repository(repo.id);
     Ok(json!({}))
 }
 

@@ -51,6 +51,7 @@ async fn serve(state: AppState, req: Request) -> Result<Response, OciError> {
     let ctx = Ctx {
         state,
         principal: Principal::Anonymous,
+        facts: Default::default(),
         repo,
         query,
         headers: req.headers().clone(),

@@ -119,6 +119,15 @@ impl IntoResponse for OciError {
     }
 }
 
+impl From<crate::auth::AuthError> for OciError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        match e {
+            crate::auth::AuthError::Denied { message } => Self::new(OciErrorCode::Denied, message),
+            crate::auth::AuthError::Meta(e) => Self::internal(e),
+        }
+    }
+}
+
 impl From<MetaError> for OciError {
     fn from(e: MetaError) -> Self {
         match e {

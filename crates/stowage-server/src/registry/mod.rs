@@ -22,6 +22,7 @@ pub use error::OciError;
 
 use crate::AppState;
 use crate::auth::{self, Principal};
+use crate::services::authz::{self, RequestFacts};
 
 use crate::ops::RequestInfo;
 
@@ -33,6 +34,8 @@ pub const API_VERSION_HEADER: &str = "docker-distribution-api-version";
 pub struct Ctx {
     pub state: AppState,
     pub principal: Principal,
+    /// What the request tells the policy evaluator (source IP, …).
+    pub facts: RequestFacts,
     pub repo: Repository,
     pub query: HashMap<String, String>,
     pub headers: HeaderMap,
@@ -82,15 +85,25 @@ async fn serve(state: AppState, endpoint: Endpoint, req: Request) -> Result<Resp
         Some(name) => auth::repository_arn(&state.config.region, &account, name.as_str()),
         None => auth::repository_arn(&state.config.region, &account, "*"),
     };
-    auth::authorize(
+    // Resolved before the decision, since its policy and tags take part; a
+    // missing repository is reported only to a caller allowed to know.
+    let repo = match endpoint.repository() {
+        None => None,
+        Some(name) => crate::services::repositories::lookup(&state, &account, name.as_str()).await?,
+    };
+    let facts = RequestFacts::from_extensions(req.extensions());
+    authz::authorize(
+        &state,
         &principal,
-        endpoint.action(),
+        endpoint.action().as_str(),
         auth::Resource {
             account_id: &account,
             arn: &arn,
+            repository: repo.as_ref(),
         },
+        &facts,
     )
-    .map_err(|e| OciError::new(stowage_core::OciErrorCode::Denied, e.to_string()))?;
+    .await?;
     let (parts, body) = req.into_parts();
     let query: HashMap<String, String> = parts
         .uri
@@ -99,10 +112,7 @@ async fn serve(state: AppState, endpoint: Endpoint, req: Request) -> Result<Resp
         .unwrap_or_default();
     let repo = match endpoint.repository() {
         None => None,
-        Some(name) => {
-            let repo = crate::services::repositories::lookup(&state, &account, name.as_str()).await?;
-            Some(repo.ok_or_else(|| OciError::name_unknown(name.as_str(), &account))?)
-        }
+        Some(name) => Some(repo.ok_or_else(|| OciError::name_unknown(name.as_str(), &account))?),
     };
     match endpoint {
         Endpoint::Base => Ok(axum::Json(serde_json::json!({})).into_response()),
@@ -112,6 +122,7 @@ async fn serve(state: AppState, endpoint: Endpoint, req: Request) -> Result<Resp
             let ctx = Ctx {
                 state: state.clone(),
                 principal,
+                facts,
                 repo,
                 query,
                 headers: parts.headers,

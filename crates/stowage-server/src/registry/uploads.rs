@@ -81,9 +81,13 @@ async fn try_mount(ctx: &Ctx, digest: &Digest, from: &str) -> Result<Option<Resp
     let resource = crate::auth::Resource {
         account_id: account,
         arn: &arn,
+        repository: Some(&source),
     };
-    if crate::auth::authorize(&ctx.principal, crate::auth::Action::GetDownloadUrlForLayer, resource).is_err() {
-        return Ok(None); // not readable by the caller: upload normally instead
+    let action = crate::auth::Action::GetDownloadUrlForLayer.as_str();
+    match crate::services::authz::authorize(&ctx.state, &ctx.principal, action, resource, &ctx.facts).await {
+        Ok(()) => {}
+        Err(crate::auth::AuthError::Denied { .. }) => return Ok(None), // not readable: upload normally instead
+        Err(e) => return Err(e.into()),
     }
     Ok(ctx
         .state

@@ -1,11 +1,13 @@
 //! Business rules, callable without HTTP: the registry API (and later the ECR
 //! API and the console) call these.
 
+pub mod authz;
 pub mod credentials;
 pub mod downloads;
 pub mod gc;
 pub mod lifecycle;
 pub mod manifests;
+pub mod policies;
 pub mod pulls;
 pub mod repositories;
 pub mod tag_cache;
