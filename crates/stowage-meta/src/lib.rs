@@ -4,6 +4,7 @@
 //! transaction starts. Every transaction in Stowage lives in this crate.
 
 mod accounts;
+mod audit;
 mod blobs;
 mod gc;
 mod iam;
@@ -21,6 +22,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use stowage_core::Digest;
 
+pub use audit::{AuditEntry, AuditFilter, AuditResult};
 pub use blobs::BlobLink;
 pub use gc::{BlobGuard, GcGuard, Review, Verdict};
 pub use iam::{AccessKeyInfo, Entity, EntityKind, IdentityPolicy, ManagedPolicyRecord};

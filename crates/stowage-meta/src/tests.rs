@@ -892,3 +892,124 @@ both!(
         );
     }
 );
+
+// ---- the audit trail ----
+
+fn audit_entry(at: i64, principal: &str, action: &str, repo: &str, result: crate::AuditResult) -> crate::AuditEntry {
+    crate::AuditEntry {
+        at,
+        principal_arn: principal.to_string(),
+        account_id: ACCT.to_string(),
+        action: action.to_string(),
+        operation: action.trim_start_matches("ecr:").to_string(),
+        resource_arn: format!("arn:aws:ecr:us-east-1:{ACCT}:repository/{repo}"),
+        source_ip: Some("127.0.0.1".to_string()),
+        result,
+        status: if result == crate::AuditResult::Allowed {
+            201
+        } else {
+            403
+        },
+        error_code: (result == crate::AuditResult::Denied).then(|| "DENIED".to_string()),
+    }
+}
+
+both!(audit_entries_round_trip_and_filter, |meta: Meta| async move {
+    use crate::{AuditFilter, AuditResult::*};
+    let admin = "arn:aws:iam::123456789012:user/admin";
+    let bob = "arn:aws:iam::123456789012:user/bob";
+    let written = vec![
+        audit_entry(1000, admin, "ecr:CreateRepository", "app", Allowed),
+        audit_entry(2000, admin, "ecr:PutImage", "app", Allowed),
+        audit_entry(2000, bob, "ecr:PutImage", "app", Denied),
+        audit_entry(3000, bob, "ecr:DeleteRepository", "team/app_1", Denied),
+        audit_entry(4000, "anonymous", "ecr:PutImage", "Team/App", Denied),
+    ];
+    meta.insert_audit(&written).await.unwrap();
+    meta.insert_audit(&[]).await.unwrap();
+    let all = meta.audit_entries(&AuditFilter::default(), 100).await.unwrap();
+    assert_eq!(all, written, "everything, oldest first, as written");
+    let find = |f: AuditFilter, limit: usize| {
+        let meta = meta.clone();
+        async move {
+            meta.audit_entries(&f, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.at, e.principal_arn.rsplit('/').next().unwrap().to_string()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let by = |p: &str, a: &str, r: &str| AuditFilter {
+        principal: (!p.is_empty()).then(|| p.to_string()),
+        action: (!a.is_empty()).then(|| a.to_string()),
+        resource: (!r.is_empty()).then(|| r.to_string()),
+        ..Default::default()
+    };
+    assert_eq!(
+        find(by(bob, "", ""), 100).await,
+        [(2000, "bob".into()), (3000, "bob".into())]
+    );
+    assert_eq!(find(by("", "ecr:PutImage", ""), 100).await.len(), 3);
+    assert_eq!(find(by("", "ecr:Put*", ""), 100).await.len(), 3);
+    assert_eq!(
+        find(by("", "ecr:put*", ""), 100).await.len(),
+        0,
+        "globs are case-sensitive"
+    );
+    assert_eq!(find(by("", "", "*:repository/app"), 100).await.len(), 3);
+    assert_eq!(
+        find(by("", "", "*:repository/Team/*"), 100).await,
+        [(4000, "anonymous".into())]
+    );
+    // `_` in a name is a literal, not LIKE's any-character.
+    assert_eq!(find(by("", "", "*/team/app_?"), 100).await, [(3000, "bob".into())]);
+    assert_eq!(find(by("", "", "*/team/a_p*"), 100).await.len(), 0);
+    assert_eq!(find(by(bob, "ecr:PutImage", "*app"), 100).await, [(2000, "bob".into())]);
+    let window = AuditFilter {
+        since: Some(2000),
+        until: Some(4000),
+        ..Default::default()
+    };
+    assert_eq!(find(window, 100).await.len(), 3, "since is inclusive, until exclusive");
+    let denied = AuditFilter {
+        result: Some(Denied),
+        ..Default::default()
+    };
+    assert_eq!(find(denied.clone(), 100).await.len(), 3);
+    // A limit keeps the newest entries, still printed oldest first.
+    assert_eq!(
+        find(denied, 2).await,
+        [(3000, "bob".into()), (4000, "anonymous".into())]
+    );
+    assert_eq!(find(by("", "ecr:*", ""), 1).await, [(4000, "anonymous".into())]);
+    assert!(find(AuditFilter::default(), 0).await.is_empty());
+});
+
+both!(audit_reads_page_through_many_rows_with_globs, |meta: Meta| async move {
+    use crate::{AuditFilter, AuditResult::*};
+    let admin = "arn:aws:iam::123456789012:user/admin";
+    // 2500 rows in one batch (several insert statements, one transaction); only
+    // every 100th matches the glob, so the read pages past non-matching rows.
+    let batch: Vec<_> = (0..2500)
+        .map(|i| {
+            let repo = if i % 100 == 0 {
+                format!("hit/{i}")
+            } else {
+                format!("miss/{i}")
+            };
+            audit_entry(i, admin, "ecr:PutImage", &repo, Allowed)
+        })
+        .collect();
+    meta.insert_audit(&batch).await.unwrap();
+    let f = AuditFilter {
+        resource: Some("*:repository/hit/*".into()),
+        ..Default::default()
+    };
+    let got: Vec<i64> = meta.audit_entries(&f, 20).await.unwrap().iter().map(|e| e.at).collect();
+    assert_eq!(got, (0..25).map(|i| i * 100).collect::<Vec<_>>()[5..]);
+    assert_eq!(
+        meta.audit_entries(&AuditFilter::default(), 10_000).await.unwrap().len(),
+        2500
+    );
+});
