@@ -190,7 +190,7 @@ impl Meta {
         Ok(())
     }
 
-    /// Repositories of an account in creation order, `offset`/`limit` paged.
+    /// Private repositories of an account in creation order, `offset`/`limit` paged.
     pub async fn repositories(
         &self,
         account_id: &str,
@@ -198,7 +198,7 @@ impl Meta {
         limit: usize,
     ) -> Result<Vec<crate::Repository>, MetaError> {
         let sql = format!(
-            "SELECT {} FROM repositories WHERE account_id = $1 ORDER BY id LIMIT $2 OFFSET $3",
+            "SELECT {} FROM repositories WHERE account_id = $1 AND public = 0 ORDER BY id LIMIT $2 OFFSET $3",
             crate::repositories::COLUMNS
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))

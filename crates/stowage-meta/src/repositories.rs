@@ -1,4 +1,5 @@
-//! Repositories: creation, lookup, listing.
+//! Repositories, private and ECR Public (separate namespaces): creation, lookup,
+//! listing, catalog data.
 
 use sqlx::any::AnyRow;
 use stowage_core::TagMutability;
@@ -18,6 +19,10 @@ pub struct Repository {
     pub scan_on_push: bool,
     pub encryption_type: String,
     pub kms_key: Option<String>,
+    /// An ECR Public repository (a namespace apart from the private ones).
+    pub public: bool,
+    /// ECR Public catalog data, the JSON object kept verbatim.
+    pub catalog_data: Option<String>,
 }
 
 /// What a new repository is created with.
@@ -32,7 +37,7 @@ pub struct NewRepository {
 }
 
 pub(crate) const COLUMNS: &str = "id, account_id, name, created_at, tag_mutability, tag_mutability_filters, \
-                       scan_on_push, encryption_type, kms_key";
+                       scan_on_push, encryption_type, kms_key, public, catalog_data";
 
 pub(crate) fn from_row(row: &AnyRow) -> Result<Repository, MetaError> {
     let mutability: String = get(row, "tag_mutability")?;
@@ -50,6 +55,8 @@ pub(crate) fn from_row(row: &AnyRow) -> Result<Repository, MetaError> {
         scan_on_push: get::<i64>(row, "scan_on_push")? != 0,
         encryption_type: get(row, "encryption_type")?,
         kms_key: get(row, "kms_key")?,
+        public: get::<i64>(row, "public")? != 0,
+        catalog_data: get(row, "catalog_data")?,
     })
 }
 
@@ -61,12 +68,35 @@ impl Meta {
         name: &str,
         new: NewRepository,
     ) -> Result<Repository, MetaError> {
+        self.insert_repository(account_id, name, new, false, None).await
+    }
+
+    /// Creates an ECR Public repository with its catalog data (a JSON object);
+    /// fails with `RepositoryAlreadyExists` on a duplicate public name.
+    pub async fn create_public_repository(
+        &self,
+        account_id: &str,
+        name: &str,
+        catalog_data: Option<&str>,
+    ) -> Result<Repository, MetaError> {
+        self.insert_repository(account_id, name, NewRepository::default(), true, catalog_data)
+            .await
+    }
+
+    async fn insert_repository(
+        &self,
+        account_id: &str,
+        name: &str,
+        new: NewRepository,
+        public: bool,
+        catalog_data: Option<&str>,
+    ) -> Result<Repository, MetaError> {
         let filters =
             serde_json::to_string(&new.tag_mutability_filters).map_err(|e| MetaError::Corrupt(e.to_string()))?;
         let sql = format!(
             "INSERT INTO repositories (account_id, name, created_at, tag_mutability, \
-             tag_mutability_filters, scan_on_push, encryption_type, kms_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (account_id, name) DO NOTHING \
+             tag_mutability_filters, scan_on_push, encryption_type, kms_key, public, catalog_data) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (account_id, public, name) DO NOTHING \
              RETURNING {COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -78,6 +108,8 @@ impl Meta {
             .bind(i64::from(new.scan_on_push))
             .bind(new.encryption_type.unwrap_or_else(|| "AES256".into()))
             .bind(new.kms_key)
+            .bind(i64::from(public))
+            .bind(catalog_data)
             .fetch_optional(&self.pool)
             .await?;
         match row {
@@ -86,31 +118,116 @@ impl Meta {
         }
     }
 
-    /// Looks a repository up by account and name.
+    /// Looks a private repository up by account and name.
     pub async fn repository(&self, account_id: &str, name: &str) -> Result<Option<Repository>, MetaError> {
-        let sql = format!("SELECT {COLUMNS} FROM repositories WHERE account_id = $1 AND name = $2");
+        self.repository_in(account_id, false, name).await
+    }
+
+    /// Looks an ECR Public repository up by account and name.
+    pub async fn public_repository(&self, account_id: &str, name: &str) -> Result<Option<Repository>, MetaError> {
+        self.repository_in(account_id, true, name).await
+    }
+
+    async fn repository_in(&self, account_id: &str, public: bool, name: &str) -> Result<Option<Repository>, MetaError> {
+        let sql = format!("SELECT {COLUMNS} FROM repositories WHERE account_id = $1 AND public = $2 AND name = $3");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(account_id)
+            .bind(i64::from(public))
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(from_row).transpose()
     }
 
-    /// Repository names of an account in byte order, after `last`, at most `limit`.
+    /// Private repository names of an account in byte order, after `last`, at most `limit`.
     pub async fn repository_names(
         &self,
         account_id: &str,
         last: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>, MetaError> {
-        let rows =
-            sqlx::query("SELECT name FROM repositories WHERE account_id = $1 AND name > $2 ORDER BY name LIMIT $3")
-                .bind(account_id)
-                .bind(last.unwrap_or(""))
-                .bind(limit as i64)
-                .fetch_all(&self.pool)
-                .await?;
+        self.repository_names_in(account_id, false, last, limit).await
+    }
+
+    /// Like [`Meta::repository_names`], of the account's public repositories.
+    pub async fn public_repository_names(
+        &self,
+        account_id: &str,
+        last: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, MetaError> {
+        self.repository_names_in(account_id, true, last, limit).await
+    }
+
+    async fn repository_names_in(
+        &self,
+        account_id: &str,
+        public: bool,
+        last: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT name FROM repositories WHERE account_id = $1 AND public = $2 AND name > $3 \
+             ORDER BY name LIMIT $4",
+        )
+        .bind(account_id)
+        .bind(i64::from(public))
+        .bind(last.unwrap_or(""))
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(|r| get(r, "name")).collect()
+    }
+
+    /// Public repositories of an account in creation order, `offset`/`limit` paged.
+    pub async fn public_repositories(
+        &self,
+        account_id: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Repository>, MetaError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM repositories WHERE account_id = $1 AND public = 1 ORDER BY id LIMIT $2 OFFSET $3"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account_id)
+            .bind(limit as i64)
+            .bind(offset as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Replaces a repository's catalog data (a JSON object, kept verbatim).
+    pub async fn set_catalog_data(&self, repository_id: i64, catalog_data: &str) -> Result<(), MetaError> {
+        sqlx::query("UPDATE repositories SET catalog_data = $1 WHERE id = $2")
+            .bind(catalog_data)
+            .bind(repository_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The display name of the account's public registry, if one was set.
+    pub async fn registry_display_name(&self, account_id: &str) -> Result<Option<String>, MetaError> {
+        let row = sqlx::query("SELECT display_name FROM public_registry_catalog WHERE account_id = $1")
+            .bind(account_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(|r| get(r, "display_name")).transpose()
+    }
+
+    /// Sets the display name of the account's public registry.
+    pub async fn set_registry_display_name(&self, account_id: &str, display_name: &str) -> Result<(), MetaError> {
+        sqlx::query(
+            "INSERT INTO public_registry_catalog (account_id, display_name, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id) DO UPDATE SET display_name = EXCLUDED.display_name, updated_at = EXCLUDED.updated_at",
+        )
+        .bind(account_id)
+        .bind(display_name)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }
