@@ -167,6 +167,19 @@ impl Meta {
             Dialect::Postgres => self.pool.begin().await?,
         })
     }
+
+    /// Starts a read-only transaction: one consistent snapshot that never takes
+    /// SQLite's write lock (WAL readers do not block writers).
+    async fn read_tx(&self) -> Result<Transaction<'static, Any>, MetaError> {
+        Ok(match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN DEFERRED").await?,
+            Dialect::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?
+            }
+        })
+    }
 }
 
 /// A transaction on the pool.

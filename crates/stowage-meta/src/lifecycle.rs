@@ -2,7 +2,7 @@
 //! the evaluator reads, and expiry — an image deleted as BatchDeleteImage by
 //! digest does, taking its referrers and the index children nothing else keeps.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use stowage_core::Digest;
 
@@ -208,32 +208,50 @@ impl Meta {
         Ok(images)
     }
 
-    /// Expires the selected images, oldest first, each as BatchDeleteImage by
-    /// digest would (its blobs queued for GC review), with its referrers and
-    /// the untagged children no remaining index lists. An image whose tags
-    /// changed since evaluation, or that an index now lists, is skipped. A dry
-    /// run does it all in one transaction and rolls it back.
+    /// Expires the selected images, oldest first, with what follows them (see
+    /// `expire_one`); a dry run walks a read-only snapshot and writes nothing.
     pub async fn expire_images(
         &self,
         repository_id: i64,
         selected: &[Expiring],
         dry_run: bool,
     ) -> Result<ExpiryOutcome, MetaError> {
+        if dry_run {
+            return self.preview_expiry(repository_id, selected).await;
+        }
         let mut outcome = ExpiryOutcome::default();
-        let batch = if dry_run { selected.len().max(1) } else { EXPIRY_BATCH };
-        for chunk in selected.chunks(batch) {
+        for chunk in selected.chunks(EXPIRY_BATCH) {
             let mut tx = self.write_tx().await?;
-            let mut blobs = BTreeSet::new();
+            let mut blobs = HashSet::new();
+            let mut view = InTx {
+                tx: &mut tx,
+                repository_id,
+            };
             for s in chunk {
-                expire_one(&mut tx, repository_id, s, &mut outcome.images, &mut blobs).await?;
+                expire_one(&mut view, s, &mut outcome.images, &mut blobs).await?;
             }
             outcome.reclaimable_bytes += unreferenced_bytes(&mut tx, &blobs).await?;
-            if dry_run {
-                tx.rollback().await?;
-            } else {
-                tx.commit().await?;
-            }
+            tx.commit().await?;
         }
+        Ok(outcome)
+    }
+
+    /// A dry run: the same walk over a snapshot read in a read-only
+    /// transaction, so writers of any repository never wait for it.
+    async fn preview_expiry(&self, repository_id: i64, selected: &[Expiring]) -> Result<ExpiryOutcome, MetaError> {
+        let mut tx = self.read_tx().await?;
+        let mut snapshot = Snapshot::load(&mut tx, repository_id).await?;
+        let mut outcome = ExpiryOutcome::default();
+        let mut blobs = HashSet::new();
+        for s in selected {
+            expire_one(&mut snapshot, s, &mut outcome.images, &mut blobs).await?;
+        }
+        // Blobs still used in the repository stay; ask the database about the rest.
+        // Sorted, so each batch reads neighbouring index pages.
+        let mut candidates: Vec<&String> = blobs.iter().filter(|b| !snapshot.blob_used(b)).collect();
+        candidates.sort_unstable();
+        outcome.reclaimable_bytes = unused_elsewhere_bytes(&mut tx, repository_id, &candidates).await?;
+        tx.rollback().await?;
         Ok(outcome)
     }
 
@@ -373,67 +391,47 @@ fn policy_from_row(r: &sqlx::any::AnyRow) -> Result<LifecyclePolicyRecord, MetaE
     })
 }
 
-/// Expires one selected image and what follows it, inside `tx`; appends what
-/// it deleted to `out` and the blobs those referenced to `blobs`.
+/// What the expiry walk reads and deletes: the database inside a write
+/// transaction (a real run), or an in-memory snapshot (a preview).
+trait ExpiryView {
+    /// The image's push time and tags (in byte order), if it is still there.
+    async fn image(&mut self, digest: &str) -> Result<Option<(i64, Vec<String>)>, MetaError>;
+    /// The images whose subject it is, oldest first.
+    async fn referrers(&mut self, digest: &str) -> Result<Vec<String>, MetaError>;
+    /// The images it lists, in digest order.
+    async fn children(&mut self, digest: &str) -> Result<Vec<String>, MetaError>;
+    /// The blobs it references.
+    async fn blobs(&mut self, digest: &str) -> Result<Vec<String>, MetaError>;
+    /// Deletes it unless an index lists it; returns whether it did.
+    async fn delete(&mut self, digest: &Digest) -> Result<bool, MetaError>;
+}
+
+/// Expires one selected image (unless its tags changed or an index lists it), its
+/// referrers and the untagged children no remaining index lists, into `out` and `blobs`.
 async fn expire_one(
-    tx: &mut Tx,
-    repository_id: i64,
+    view: &mut impl ExpiryView,
     selected: &Expiring,
     out: &mut Vec<ExpiredImage>,
-    blobs: &mut BTreeSet<String>,
+    blobs: &mut HashSet<String>,
 ) -> Result<(), MetaError> {
     // Breadth first, so an index goes before its children: a child can only be
     // deleted once no index in the repository lists it.
     let mut queue = VecDeque::from([(selected.digest.to_string(), Via::Selected)]);
     while let Some((digest, via)) = queue.pop_front() {
-        let Some(row) = sqlx::query("SELECT pushed_at FROM manifests WHERE repository_id = $1 AND digest = $2")
-            .bind(repository_id)
-            .bind(&digest)
-            .fetch_optional(&mut **tx)
-            .await?
-        else {
+        let Some((pushed_at, tags)) = view.image(&digest).await? else {
             continue; // gone already
         };
-        let pushed_at: i64 = get(&row, "pushed_at")?;
-        let mut tags = column(
-            tx,
-            "SELECT name AS v FROM tags WHERE repository_id = $1 AND digest = $2",
-            repository_id,
-            &digest,
-        )
-        .await?;
-        tags.sort();
         match via {
             Via::Selected if tags != selected.tags => return Ok(()), // changed since evaluation
             Via::Child if !tags.is_empty() => continue,              // tagged on its own: kept
             _ => {}
         }
-        let referrers = column(
-            tx,
-            "SELECT digest AS v FROM manifests WHERE repository_id = $1 AND subject_digest = $2",
-            repository_id,
-            &digest,
-        )
-        .await?;
-        let children = column(
-            tx,
-            "SELECT child_digest AS v FROM manifest_children WHERE repository_id = $1 AND parent_digest = $2",
-            repository_id,
-            &digest,
-        )
-        .await?;
-        let referenced = column(
-            tx,
-            "SELECT blob_digest AS v FROM manifest_blobs WHERE repository_id = $1 AND manifest_digest = $2",
-            repository_id,
-            &digest,
-        )
-        .await?;
+        let referrers = view.referrers(&digest).await?;
+        let children = view.children(&digest).await?;
+        let referenced = view.blobs(&digest).await?;
         let parsed = parse_digest(&digest)?;
-        match delete_manifest_in(tx, repository_id, &parsed).await {
-            Ok(true) => {}
-            Ok(false) | Err(MetaError::ManifestReferenced(_)) => continue, // an index still lists it: kept
-            Err(e) => return Err(e),
+        if !view.delete(&parsed).await? {
+            continue; // an index still lists it: kept
         }
         out.push(ExpiredImage {
             digest: parsed,
@@ -449,20 +447,208 @@ async fn expire_one(
     Ok(())
 }
 
-/// The one text column `v` of a query bound to a repository and a digest.
-async fn column(tx: &mut Tx, sql: &'static str, repository_id: i64, digest: &str) -> Result<Vec<String>, MetaError> {
-    sqlx::query(sql)
-        .bind(repository_id)
-        .bind(digest)
-        .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .map(|r| get(r, "v"))
-        .collect()
+/// The walk over a repository inside a write transaction.
+struct InTx<'a> {
+    tx: &'a mut Tx,
+    repository_id: i64,
+}
+
+impl InTx<'_> {
+    /// The one text column `v` of a query bound to the repository and a digest.
+    async fn column(&mut self, sql: &'static str, digest: &str) -> Result<Vec<String>, MetaError> {
+        sqlx::query(sql)
+            .bind(self.repository_id)
+            .bind(digest)
+            .fetch_all(&mut **self.tx)
+            .await?
+            .iter()
+            .map(|r| get(r, "v"))
+            .collect()
+    }
+}
+
+impl ExpiryView for InTx<'_> {
+    async fn image(&mut self, digest: &str) -> Result<Option<(i64, Vec<String>)>, MetaError> {
+        let Some(row) = sqlx::query("SELECT pushed_at FROM manifests WHERE repository_id = $1 AND digest = $2")
+            .bind(self.repository_id)
+            .bind(digest)
+            .fetch_optional(&mut **self.tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut tags = self
+            .column(
+                "SELECT name AS v FROM tags WHERE repository_id = $1 AND digest = $2",
+                digest,
+            )
+            .await?;
+        tags.sort();
+        Ok(Some((get(&row, "pushed_at")?, tags)))
+    }
+
+    async fn referrers(&mut self, digest: &str) -> Result<Vec<String>, MetaError> {
+        self.column(
+            "SELECT digest AS v FROM manifests WHERE repository_id = $1 AND subject_digest = $2 \
+             ORDER BY pushed_at, digest",
+            digest,
+        )
+        .await
+    }
+
+    async fn children(&mut self, digest: &str) -> Result<Vec<String>, MetaError> {
+        self.column(
+            "SELECT child_digest AS v FROM manifest_children WHERE repository_id = $1 AND parent_digest = $2 \
+             ORDER BY child_digest",
+            digest,
+        )
+        .await
+    }
+
+    async fn blobs(&mut self, digest: &str) -> Result<Vec<String>, MetaError> {
+        self.column(
+            "SELECT blob_digest AS v FROM manifest_blobs WHERE repository_id = $1 AND manifest_digest = $2",
+            digest,
+        )
+        .await
+    }
+
+    async fn delete(&mut self, digest: &Digest) -> Result<bool, MetaError> {
+        match delete_manifest_in(self.tx, self.repository_id, digest).await {
+            Ok(deleted) => Ok(deleted),
+            Err(MetaError::ManifestReferenced(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A repository's images, tags, index children and blob references, read
+/// once; the walk deletes from it in memory.
+#[derive(Default)]
+struct Snapshot {
+    /// Push time of each image still there.
+    pushed_at: HashMap<String, i64>,
+    /// Tags of each image, in byte order.
+    tags: HashMap<String, Vec<String>>,
+    /// Referrers of each subject, oldest first (including deleted ones).
+    referrers: HashMap<String, Vec<String>>,
+    /// Children of each remaining index, in digest order.
+    children: HashMap<String, Vec<String>>,
+    /// How many remaining indexes list each image.
+    parents: HashMap<String, usize>,
+    /// Blobs each remaining image references.
+    blobs: HashMap<String, Vec<String>>,
+    /// How many remaining images of the repository reference each blob.
+    blob_refs: HashMap<String, usize>,
+}
+
+impl Snapshot {
+    async fn load(tx: &mut Tx, repository_id: i64) -> Result<Self, MetaError> {
+        let mut s = Snapshot::default();
+        let rows = sqlx::query("SELECT digest, pushed_at, subject_digest FROM manifests WHERE repository_id = $1")
+            .bind(repository_id)
+            .fetch_all(&mut **tx)
+            .await?;
+        let mut referrers: Vec<(String, i64, String)> = Vec::new();
+        for r in &rows {
+            let digest: String = get(r, "digest")?;
+            let pushed_at: i64 = get(r, "pushed_at")?;
+            if let Some(subject) = get::<Option<String>>(r, "subject_digest")? {
+                referrers.push((subject, pushed_at, digest.clone()));
+            }
+            s.pushed_at.insert(digest, pushed_at);
+        }
+        referrers.sort_unstable();
+        for (subject, _, digest) in referrers {
+            s.referrers.entry(subject).or_default().push(digest);
+        }
+        for r in sqlx::query("SELECT digest, name FROM tags WHERE repository_id = $1")
+            .bind(repository_id)
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            s.tags.entry(get(&r, "digest")?).or_default().push(get(&r, "name")?);
+        }
+        s.tags.values_mut().for_each(|t| t.sort_unstable());
+        for r in sqlx::query("SELECT parent_digest, child_digest FROM manifest_children WHERE repository_id = $1")
+            .bind(repository_id)
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            let child: String = get(&r, "child_digest")?;
+            *s.parents.entry(child.clone()).or_default() += 1;
+            s.children.entry(get(&r, "parent_digest")?).or_default().push(child);
+        }
+        s.children.values_mut().for_each(|c| c.sort_unstable());
+        for r in sqlx::query("SELECT manifest_digest, blob_digest FROM manifest_blobs WHERE repository_id = $1")
+            .bind(repository_id)
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            let blob: String = get(&r, "blob_digest")?;
+            *s.blob_refs.entry(blob.clone()).or_default() += 1;
+            s.blobs.entry(get(&r, "manifest_digest")?).or_default().push(blob);
+        }
+        Ok(s)
+    }
+
+    /// Whether a remaining image of the repository references the blob.
+    fn blob_used(&self, blob: &str) -> bool {
+        self.blob_refs.get(blob).is_some_and(|&n| n > 0)
+    }
+}
+
+impl ExpiryView for Snapshot {
+    async fn image(&mut self, digest: &str) -> Result<Option<(i64, Vec<String>)>, MetaError> {
+        Ok(self
+            .pushed_at
+            .get(digest)
+            .map(|&at| (at, self.tags.get(digest).cloned().unwrap_or_default())))
+    }
+
+    async fn referrers(&mut self, digest: &str) -> Result<Vec<String>, MetaError> {
+        let all = self.referrers.get(digest).map(Vec::as_slice).unwrap_or_default();
+        Ok(all
+            .iter()
+            .filter(|d| self.pushed_at.contains_key(*d))
+            .cloned()
+            .collect())
+    }
+
+    async fn children(&mut self, digest: &str) -> Result<Vec<String>, MetaError> {
+        Ok(self.children.get(digest).cloned().unwrap_or_default())
+    }
+
+    async fn blobs(&mut self, digest: &str) -> Result<Vec<String>, MetaError> {
+        Ok(self.blobs.get(digest).cloned().unwrap_or_default())
+    }
+
+    async fn delete(&mut self, digest: &Digest) -> Result<bool, MetaError> {
+        let digest = digest.to_string();
+        if self.parents.get(&digest).is_some_and(|&n| n > 0) {
+            return Ok(false);
+        }
+        if self.pushed_at.remove(&digest).is_none() {
+            return Ok(false);
+        }
+        // What ON DELETE CASCADE does to its tags, children rows and blob references.
+        self.tags.remove(&digest);
+        for child in self.children.remove(&digest).unwrap_or_default() {
+            if let Some(n) = self.parents.get_mut(&child) {
+                *n -= 1;
+            }
+        }
+        for blob in self.blobs.remove(&digest).unwrap_or_default() {
+            if let Some(n) = self.blob_refs.get_mut(&blob) {
+                *n -= 1;
+            }
+        }
+        Ok(true)
+    }
 }
 
 /// Total size of those `blobs` no manifest in any repository references.
-async fn unreferenced_bytes(tx: &mut Tx, blobs: &BTreeSet<String>) -> Result<u64, MetaError> {
+async fn unreferenced_bytes(tx: &mut Tx, blobs: &HashSet<String>) -> Result<u64, MetaError> {
     let blobs: Vec<&String> = blobs.iter().collect();
     let mut total = 0u64;
     for chunk in blobs.chunks(500) {
@@ -472,6 +658,26 @@ async fn unreferenced_bytes(tx: &mut Tx, blobs: &BTreeSet<String>) -> Result<u64
             placeholders(1, chunk.len())
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for d in chunk {
+            q = q.bind(d.as_str());
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            total += get::<i64>(&r, "size")? as u64;
+        }
+    }
+    Ok(total)
+}
+
+/// Total size of those `blobs` no manifest outside the repository references.
+async fn unused_elsewhere_bytes(tx: &mut Tx, repository_id: i64, blobs: &[&String]) -> Result<u64, MetaError> {
+    let mut total = 0u64;
+    for chunk in blobs.chunks(1000) {
+        let sql = format!(
+            "SELECT size FROM blobs b WHERE b.digest IN ({}) AND NOT EXISTS \
+             (SELECT 1 FROM manifest_blobs mb WHERE mb.blob_digest = b.digest AND mb.repository_id <> $1)",
+            placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(repository_id);
         for d in chunk {
             q = q.bind(d.as_str());
         }

@@ -1013,3 +1013,181 @@ both!(audit_reads_page_through_many_rows_with_globs, |meta: Meta| async move {
         2500
     );
 });
+
+/// The blobs each image of the repository references.
+async fn manifest_blobs(meta: &Meta, r: &crate::Repository) -> Vec<(String, String)> {
+    sqlx::query("SELECT manifest_digest, blob_digest FROM manifest_blobs WHERE repository_id = $1")
+        .bind(r.id)
+        .fetch_all(&meta.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                crate::get(row, "manifest_digest").unwrap(),
+                crate::get(row, "blob_digest").unwrap(),
+            )
+        })
+        .collect()
+}
+
+both!(
+    lifecycle_preview_reads_what_the_run_then_deletes,
+    |meta: Meta| async move {
+        let r = repo(&meta, "lc", TagMutability::Mutable).await;
+        let other = repo(&meta, "lc-other", TagMutability::Mutable).await;
+        // `a` with two referrers, one of them signed in turn.
+        let a = lc_image(&meta, &r, b"layer-a", 100, Some("a")).await;
+        let sig1 = lc_referrer(&meta, &r, &a, b"sig-1", 50).await;
+        let sig2 = lc_referrer(&meta, &r, &a, b"sig-2", 60).await;
+        let sig_of_sig = lc_referrer(&meta, &r, &sig1, b"sig-sig", 7).await;
+        // `i` lists an untagged child, a tagged one, and one `j` lists too.
+        let x = lc_image(&meta, &r, b"layer-x", 300, None).await;
+        let t = lc_image(&meta, &r, b"layer-t", 400, Some("t")).await;
+        let y = lc_image(&meta, &r, b"layer-y", 500, None).await;
+        let i = lc_index(&meta, &r, &[x, t, y], Some("i")).await;
+        let j = lc_index(&meta, &r, &[y], None).await;
+        // `b`'s layer is used by the other repository, `c`'s by `k`, which stays.
+        let b = lc_image(&meta, &r, b"layer-b", 600, Some("b")).await;
+        lc_image(&meta, &other, b"layer-b", 600, None).await;
+        let c = lc_image(&meta, &r, b"layer-k", 700, None).await;
+        let k = lc_referrer(&meta, &r, &t, b"layer-k", 700).await;
+        let plan = [
+            selected(a, &["a"], 1),
+            selected(i, &["i"], 2),
+            selected(b, &["b"], 2),
+            selected(c, &[], 3),
+        ];
+
+        // Referrers go oldest first.
+        let now = crate::now_ms();
+        set_pushed_at(&meta, &r, &sig2, now - 2).await;
+        set_pushed_at(&meta, &r, &sig1, now - 1).await;
+
+        let before = digests(&meta, &r).await;
+        let refs = manifest_blobs(&meta, &r).await;
+        let preview = meta.expire_images(r.id, &plan, true).await.unwrap();
+        assert_eq!(digests(&meta, &r).await, before, "a preview deletes nothing");
+        let want = vec![
+            (a, None),
+            (sig2, Some(a)),
+            (sig1, Some(a)),
+            (sig_of_sig, Some(a)),
+            (i, None),
+            (x, Some(i)),
+            (b, None),
+            (c, None),
+        ];
+        assert_eq!(expired(&preview), want);
+        assert_eq!(preview.images[5].rule_priority, 2);
+        assert_eq!(preview.images[4].tags, ["i"]);
+
+        // The run deletes exactly that, and frees what the preview said: the
+        // blobs of the deleted images no remaining manifest anywhere uses.
+        let done = meta.expire_images(r.id, &plan, false).await.unwrap();
+        assert_eq!(done, preview);
+        let after = digests(&meta, &r).await;
+        let deleted: std::collections::HashSet<Digest> =
+            before.iter().filter(|d| !after.contains(d)).copied().collect();
+        let previewed: std::collections::HashSet<Digest> = preview.images.iter().map(|i| i.digest).collect();
+        assert_eq!(deleted, previewed);
+        let mut kept = vec![t, y, j, k];
+        kept.sort();
+        assert_eq!(after, kept);
+        let candidates: std::collections::BTreeSet<String> = refs
+            .iter()
+            .filter(|(m, _)| deleted.contains(&m.parse::<Digest>().unwrap()))
+            .map(|(_, b)| b.clone())
+            .collect();
+        let mut freed = 0u64;
+        for blob in &candidates {
+            let row = sqlx::query(
+                "SELECT size FROM blobs b WHERE digest = $1 \
+                 AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb WHERE mb.blob_digest = b.digest)",
+            )
+            .bind(blob)
+            .fetch_optional(&meta.pool)
+            .await
+            .unwrap();
+            freed += row.map_or(0, |r| crate::get::<i64>(&r, "size").unwrap() as u64);
+        }
+        assert_eq!(freed, 100 + 50 + 60 + 7 + 300);
+        assert_eq!(preview.reclaimable_bytes, freed);
+    }
+);
+
+/// Stores `n` untagged images (each its own 10-byte layer and the shared config)
+/// straight in the tables, far faster than pushing them.
+async fn bulk_images(meta: &Meta, r: &crate::Repository, n: usize) -> Vec<Digest> {
+    let config = Digest::of(b"{}");
+    let mut tx = meta.write_tx().await.unwrap();
+    sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES ($1, 2, 0) ON CONFLICT (digest) DO NOTHING")
+        .bind(config.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let mut all = Vec::with_capacity(n);
+    for i in 0..n {
+        let digest = Digest::of(format!("bulk-{i}").as_bytes());
+        let layer = Digest::of(format!("bulk-layer-{i}").as_bytes());
+        sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES ($1, 10, 0)")
+            .bind(layer.to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO manifests (repository_id, digest, media_type, body, size, image_size, pushed_at) \
+             VALUES ($1, $2, 'application/vnd.oci.image.manifest.v1+json', $3, 2, 12, $4)",
+        )
+        .bind(r.id)
+        .bind(digest.to_string())
+        .bind(b"{}".to_vec())
+        .bind(i as i64)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        for blob in [&config, &layer] {
+            sqlx::query("INSERT INTO manifest_blobs (repository_id, manifest_digest, blob_digest) VALUES ($1, $2, $3)")
+                .bind(r.id)
+                .bind(digest.to_string())
+                .bind(blob.to_string())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        all.push(digest);
+    }
+    tx.commit().await.unwrap();
+    all
+}
+
+/// A preview only reads: on SQLite, writers of another repository do not wait
+/// for it (it once held the write lock for the whole walk).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_preview_does_not_block_writers() {
+    let (meta, _dir) = sqlite().await;
+    let r = repo(&meta, "big", TagMutability::Mutable).await;
+    let other = repo(&meta, "busy", TagMutability::Mutable).await;
+    let plan: Vec<_> = bulk_images(&meta, &r, 5000)
+        .await
+        .into_iter()
+        .map(|d| selected(d, &[], 1))
+        .collect();
+    let started = std::time::Instant::now();
+    let preview = tokio::spawn({
+        let meta = meta.clone();
+        async move { meta.expire_images(r.id, &plan, true).await.unwrap() }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let push = std::time::Instant::now();
+    lc_image(&meta, &other, b"pushed-meanwhile", 5, Some("v1")).await;
+    let waited = push.elapsed();
+    let outcome = preview.await.unwrap();
+    eprintln!("preview of 5000 images: {:?}; push: {waited:?}", started.elapsed());
+    assert_eq!(outcome.images.len(), 5000);
+    assert_eq!(outcome.reclaimable_bytes, 5000 * 10 + 2);
+    assert!(
+        waited < std::time::Duration::from_secs(1),
+        "a push waited {waited:?} for a preview"
+    );
+}
