@@ -317,7 +317,7 @@ impl Meta {
 
     /// Stores an AssumeRole session key: it belongs to the role (`role_arn`) and
     /// acts as `session_arn`, limited by `session_policy` when there is one.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(clippy::too_many_arguments, reason = "one column each; called from one place")]
     pub async fn insert_session_key(
         &self,
         id: &str,

@@ -5,10 +5,12 @@
 
 pub mod auth;
 pub mod ecr;
+pub mod iam;
 pub mod keys;
 pub mod ops;
 pub mod registry;
 pub mod services;
+pub mod sigv4_auth;
 mod state;
 pub mod workers;
 
@@ -23,11 +25,21 @@ pub fn router(state: AppState) -> Router {
         .route("/v2", any(registry::dispatch))
         .route("/v2/", any(registry::dispatch))
         .route("/v2/{*rest}", any(registry::dispatch))
-        .route("/", post(ecr::dispatch))
+        .route("/", post(control_plane))
         .route("/_blobs/{*rest}", get(registry::download::signed_download))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ops::observe))
         .with_state(state)
+}
+
+/// `POST /`: the query protocol (IAM, STS: form-encoded, no `X-Amz-Target`)
+/// or the JSON control plane (ECR).
+async fn control_plane(state: axum::extract::State<AppState>, req: axum::extract::Request) -> axum::response::Response {
+    if iam::is_query_request(req.headers()) {
+        iam::dispatch(state, req).await
+    } else {
+        ecr::dispatch(state, req).await
+    }
 }

@@ -117,7 +117,8 @@ pub async fn bootstrap_admin(state: &AppState, config: &Config) -> anyhow::Resul
     Ok(Some(key))
 }
 
-fn random_account_id() -> String {
+/// A random 12-digit account id.
+pub fn random_account_id() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
     // A leading non-zero digit keeps the id 12 digits however it is parsed.

@@ -32,6 +32,11 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Manage accounts: one deployment can host several.
+    Account {
+        #[command(subcommand)]
+        command: stowage::commands::account::AccountCommand,
+    },
     /// Apply lifecycle policies now, or preview one.
     Lifecycle {
         #[command(subcommand)]
@@ -62,6 +67,10 @@ enum AdminCommand {
     /// Replace the registry token key: every issued login password stops working.
     RotateTokenKey,
     /// Create an access key for a user of the registry's account (printed once, as JSON).
+    ///
+    /// A user that does not exist yet is created with the AdministratorAccess
+    /// policy, as every user could do everything before IAM; create restricted
+    /// users with `aws iam create-user` instead.
     CreateAccessKey {
         #[arg(long, default_value = "admin")]
         user: String,
@@ -132,6 +141,14 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { command } => admin(config, command).await,
+        Command::Account { command } => {
+            let state = stowage::open(&config, None).await?;
+            stowage::commands::account::execute(&state, command, &mut std::io::stdout().lock()).await
+        }
+        Command::Lifecycle { command } => {
+            let state = stowage::open(&config, None).await?;
+            stowage::commands::lifecycle::execute(&state, command, &mut std::io::stdout().lock()).await
+        }
         Command::Lifecycle { command } => {
             let state = stowage::open(&config, None).await?;
             stowage::commands::lifecycle::execute(&state, command, &mut std::io::stdout().lock()).await

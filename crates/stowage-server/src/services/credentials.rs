@@ -2,9 +2,10 @@
 //! credentials, and resolving a key id to its secret for SigV4.
 
 use rand::Rng;
-use stowage_meta::MetaError;
+use stowage_meta::{EntityKind, MetaError};
 
 use crate::AppState;
+use crate::services::iam;
 
 /// A plain access key, shown once to its owner.
 #[derive(Clone)]
@@ -47,7 +48,9 @@ pub fn user_arn(account_id: &str, name: &str) -> String {
     format!("arn:aws:iam::{account_id}:user/{name}")
 }
 
-/// Creates an access key for a user of the account (creating the user if needed).
+/// Creates an access key for a user of the account (`stowage admin
+/// create-access-key`). A user that does not exist yet is created with
+/// AdministratorAccess, as every user could do everything before IAM.
 /// A `lifetime_secs` makes it temporary: an `ASIA…` key with a session token.
 pub async fn create_key(
     state: &AppState,
@@ -55,15 +58,32 @@ pub async fn create_key(
     user: &str,
     lifetime_secs: Option<i64>,
 ) -> Result<NewKey, MetaError> {
-    let arn = user_arn(account_id, user);
-    state.meta.ensure_principal(account_id, &arn, "user", user).await?;
-    let prefix = if lifetime_secs.is_some() { "ASIA" } else { "AKIA" };
-    let key = NewKey {
+    let arn = match state.meta.entity(account_id, EntityKind::User, user).await? {
+        Some(u) => u.arn,
+        None => {
+            let arn = user_arn(account_id, user);
+            state.meta.ensure_principal(account_id, &arn, "user", user).await?;
+            state.meta.attach_policy(&arn, iam::ADMINISTRATOR_ACCESS).await?;
+            state.policies.forget_principal(&arn);
+            arn
+        }
+    };
+    issue_key(state, &arn, lifetime_secs).await
+}
+
+fn new_key(principal_arn: &str, temporary: bool) -> NewKey {
+    let prefix = if temporary { "ASIA" } else { "AKIA" };
+    NewKey {
         access_key_id: format!("{prefix}{}", random_from(ALNUM_UPPER, 16)),
         secret_access_key: random_from(SECRET_CHARS, 40),
-        session_token: lifetime_secs.map(|_| random_from(SECRET_CHARS, 120)),
-        principal_arn: arn,
-    };
+        session_token: temporary.then(|| random_from(SECRET_CHARS, 120)),
+        principal_arn: principal_arn.to_string(),
+    }
+}
+
+/// Issues an access key for an existing principal; temporary when `lifetime_secs` is set.
+pub async fn issue_key(state: &AppState, principal_arn: &str, lifetime_secs: Option<i64>) -> Result<NewKey, MetaError> {
+    let key = new_key(principal_arn, lifetime_secs.is_some());
     let sealed = state.master_key.seal(key.secret_access_key.as_bytes());
     let expires_at = lifetime_secs.map(|s| stowage_meta::now_ms() + s * 1000);
     state
@@ -77,6 +97,32 @@ pub async fn create_key(
                 .map(|t| state.master_key.seal(t.as_bytes()))
                 .as_deref(),
             expires_at,
+        )
+        .await?;
+    Ok(key)
+}
+
+/// Issues the temporary key of an AssumeRole session: it belongs to the role,
+/// acts as `session_arn`, and expires after `lifetime_secs`.
+pub async fn issue_session_key(
+    state: &AppState,
+    role_arn: &str,
+    session_arn: &str,
+    lifetime_secs: i64,
+    session_policy: Option<&str>,
+) -> Result<NewKey, MetaError> {
+    let key = new_key(session_arn, true);
+    let token = key.session_token.as_deref().unwrap_or_default();
+    state
+        .meta
+        .insert_session_key(
+            &key.access_key_id,
+            role_arn,
+            session_arn,
+            &state.master_key.seal(key.secret_access_key.as_bytes()),
+            &state.master_key.seal(token.as_bytes()),
+            stowage_meta::now_ms() + lifetime_secs * 1000,
+            session_policy,
         )
         .await?;
     Ok(key)

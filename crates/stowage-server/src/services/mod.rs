@@ -5,6 +5,7 @@ pub mod authz;
 pub mod credentials;
 pub mod downloads;
 pub mod gc;
+pub mod iam;
 pub mod lifecycle;
 pub mod manifests;
 pub mod policies;

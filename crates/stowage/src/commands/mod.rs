@@ -1,3 +1,4 @@
 //! Admin subcommands that have more to them than a call and a print.
 
+pub mod account;
 pub mod lifecycle;

@@ -20,4 +20,5 @@ mod ecr_boto3;
 mod ecr_cli;
 
 mod gc;
+mod iam;
 mod lifecycle;
