@@ -273,13 +273,11 @@ async fn identity_policies(state: &AppState, principal_arn: &str) -> Result<Arc<
     Ok(loaded)
 }
 
-/// Until IAM identities are stored, every principal of an account may do
-/// everything in it, as before policies existed.
-async fn load_identity_policies(_state: &AppState, principal_arn: &str) -> Result<Vec<Policy>, MetaError> {
-    let everything = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-    Ok(parse_stored(everything, stowage_policy::PolicyKind::Identity, principal_arn)
-        .into_iter()
-        .collect())
+/// The caller's inline and attached policies and its groups' (a role's for a
+/// session), from IAM storage.
+async fn load_identity_policies(state: &AppState, principal_arn: &str) -> Result<Vec<Policy>, MetaError> {
+    let stored = state.meta.identity_policies(principal_arn).await?;
+    Ok(crate::services::iam::parse_identity_policies(&stored))
 }
 
 async fn repository_facts(state: &AppState, repo: &Repository) -> Result<RepositoryFacts, MetaError> {

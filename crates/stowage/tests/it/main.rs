@@ -16,6 +16,7 @@ mod registry_manifests;
 mod registry_ops;
 mod registry_uploads;
 
+mod authz;
 mod ecr_boto3;
 mod ecr_cli;
 
