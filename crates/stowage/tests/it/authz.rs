@@ -4,8 +4,11 @@
 
 use serde_json::{Value, json};
 
+use stowage_core::sigv4::Credentials;
+
+use crate::clients::{Docker, describe, registry_tags, run, run_with_input, unique};
 use crate::ecr_cli::Aws;
-use crate::support::{OCI_MANIFEST, TestServer, both_dbs, bytes, error_code};
+use crate::support::{OCI_MANIFEST, TestServer, authenticated_client, both_dbs, bytes, error_code};
 
 /// The registry's account id.
 async fn account(s: &TestServer) -> String {
@@ -38,7 +41,9 @@ async fn repository_and_registry_policies_with_the_aws_cli() {
         .await;
     assert_eq!(
         e.message,
-        format!("Repository policy does not exist for the repository with name 'pol/app' in the registry with id '{acct}'")
+        format!(
+            "Repository policy does not exist for the repository with name 'pol/app' in the registry with id '{acct}'"
+        )
     );
 
     // Not a resource policy (no Principal): ECR's fixed message.
@@ -64,7 +69,9 @@ async fn repository_and_registry_policies_with_the_aws_cli() {
         "Sid": "NoChanges", "Effect": "Deny", "Principal": {"AWS": admin}, "Action": "ecr:SetRepositoryPolicy"}]});
     let lockout_file = policy_file(&s, "lockout", &lockout);
     let set = format!("ecr set-repository-policy --repository-name pol/app --policy-text {lockout_file}");
-    let e = aws.fails(&set, "SetRepositoryPolicy", "InvalidParameterException").await;
+    let e = aws
+        .fails(&set, "SetRepositoryPolicy", "InvalidParameterException")
+        .await;
     assert!(e.message.contains("SetRepositoryPolicy"), "{e:?}");
     let v = aws.ok(&format!("{set} --force")).await;
     assert_eq!(v["repositoryName"], "pol/app");
@@ -80,14 +87,24 @@ async fn repository_and_registry_policies_with_the_aws_cli() {
         )
     );
     let v = aws.ok("ecr delete-repository-policy --repository-name pol/app").await;
-    assert_eq!(serde_json::from_str::<Value>(v["policyText"].as_str().unwrap()).unwrap(), lockout);
+    assert_eq!(
+        serde_json::from_str::<Value>(v["policyText"].as_str().unwrap()).unwrap(),
+        lockout
+    );
     aws.ok(&format!("{set} --force")).await;
 
     // The registry policy.
     let e = aws
-        .fails("ecr get-registry-policy", "GetRegistryPolicy", "RegistryPolicyNotFoundException")
+        .fails(
+            "ecr get-registry-policy",
+            "GetRegistryPolicy",
+            "RegistryPolicyNotFoundException",
+        )
         .await;
-    assert_eq!(e.message, format!("Registry policy does not exist in the registry with id '{acct}'"));
+    assert_eq!(
+        e.message,
+        format!("Registry policy does not exist in the registry with id '{acct}'")
+    );
     let registry = json!({"Version": "2012-10-17", "Statement": [{
         "Sid": "Replication", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{acct}:root")},
         "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
@@ -96,10 +113,17 @@ async fn repository_and_registry_policies_with_the_aws_cli() {
     let v = aws.ok(&format!("ecr put-registry-policy --policy-text {file}")).await;
     assert_eq!(v["registryId"], acct.as_str());
     let v = aws.ok("ecr get-registry-policy").await;
-    assert_eq!(serde_json::from_str::<Value>(v["policyText"].as_str().unwrap()).unwrap(), registry);
+    assert_eq!(
+        serde_json::from_str::<Value>(v["policyText"].as_str().unwrap()).unwrap(),
+        registry
+    );
     aws.ok("ecr delete-registry-policy").await;
-    aws.fails("ecr delete-registry-policy", "DeleteRegistryPolicy", "RegistryPolicyNotFoundException")
-        .await;
+    aws.fails(
+        "ecr delete-registry-policy",
+        "DeleteRegistryPolicy",
+        "RegistryPolicyNotFoundException",
+    )
+    .await;
 }
 
 /// PUTs a small image manifest (its blobs pushed first) and returns the response status and error code.
@@ -169,7 +193,11 @@ both_dbs!(
         let (status, v) = s
             .ecr("InitiateLayerUpload", json!({"repositoryName": "locked/app"}))
             .await;
-        assert_eq!((status, v["__type"].as_str()), (400, Some("AccessDeniedException")), "{v}");
+        assert_eq!(
+            (status, v["__type"].as_str()),
+            (400, Some("AccessDeniedException")),
+            "{v}"
+        );
 
         // Taking the policy away lets pushes through again at once.
         let (status, _) = s
@@ -214,4 +242,370 @@ async fn conditions_see_the_callers_address() {
     let (status, _) = s.ecr("SetRepositoryPolicy", set("IpAddress", "127.0.0.1/32")).await;
     assert_eq!(status, 200);
     assert_eq!(pull().await.status(), 403);
+}
+
+/// Signs and sends a request as `creds`: an AWS-query form (`body`, service `iam`
+/// or `sts`) or an ECR JSON operation; returns status and body text.
+async fn signed(
+    s: &TestServer,
+    creds: &Credentials,
+    service: &str,
+    target: Option<&str>,
+    body: String,
+) -> (u16, String) {
+    let content_type = if target.is_some() {
+        "application/x-amz-json-1.1"
+    } else {
+        "application/x-www-form-urlencoded; charset=utf-8"
+    };
+    let mut headers = vec![
+        ("content-type".to_string(), content_type.to_string()),
+        ("host".to_string(), s.host()),
+    ];
+    if let Some(t) = target {
+        headers.push(("x-amz-target".to_string(), t.to_string()));
+    }
+    let req = stowage_core::sigv4::SignedRequest {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &headers,
+        body: body.as_bytes(),
+    };
+    let now = stowage_meta::now_ms() / 1000;
+    let extra = stowage_core::sigv4::sign(&req, creds, "us-east-1", service, now);
+    let mut builder = s.anon.post(s.url("/"));
+    for (k, v) in headers.iter().chain(extra.iter()).filter(|(k, _)| k != "host") {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    let resp = builder.body(body).send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+/// An IAM or STS query action; asserts success and returns the XML.
+async fn query(s: &TestServer, creds: &Credentials, service: &str, params: &[(&str, &str)]) -> String {
+    let version = if service == "sts" { "2011-06-15" } else { "2010-05-08" };
+    let enc = |v: &str| -> String {
+        v.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let body = std::iter::once(("Version", version))
+        .chain(params.iter().copied())
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let (status, text) = signed(s, creds, service, None, body).await;
+    assert_eq!(status, 200, "{params:?}: {text}");
+    text
+}
+
+/// The text of the first `<tag>` element of an XML answer.
+fn xml_field(xml: &str, tag: &str) -> String {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open).unwrap_or_else(|| panic!("<{tag}> in {xml}")) + open.len();
+    let end = xml[start..].find("</").unwrap() + start;
+    xml[start..end].to_string()
+}
+
+/// A registry login password for `creds`, from GetAuthorizationToken as the CLI does.
+async fn login_password(s: &TestServer, creds: &Credentials) -> String {
+    let (status, text) = signed(
+        s,
+        creds,
+        "ecr",
+        Some("AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken"),
+        "{}".to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let token = v["authorizationData"][0]["authorizationToken"].as_str().unwrap();
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(token).unwrap();
+    String::from_utf8(decoded)
+        .unwrap()
+        .strip_prefix("AWS:")
+        .unwrap()
+        .to_string()
+}
+
+/// Creates a user with `policy_arn` attached and an access key; returns the key.
+async fn user_with_policy(s: &TestServer, name: &str, policy_arn: &str) -> Credentials {
+    let admin = s.admin_credentials();
+    query(s, &admin, "iam", &[("Action", "CreateUser"), ("UserName", name)]).await;
+    query(
+        s,
+        &admin,
+        "iam",
+        &[
+            ("Action", "AttachUserPolicy"),
+            ("UserName", name),
+            ("PolicyArn", policy_arn),
+        ],
+    )
+    .await;
+    let xml = query(s, &admin, "iam", &[("Action", "CreateAccessKey"), ("UserName", name)]).await;
+    Credentials {
+        access_key_id: xml_field(&xml, "AccessKeyId"),
+        secret_access_key: xml_field(&xml, "SecretAccessKey"),
+        session_token: None,
+    }
+}
+
+const READ_ONLY: &str = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly";
+const POWER_USER: &str = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser";
+
+/// `docker login` as the holder of `password`, in this Docker's own config.
+async fn docker_login(docker: &Docker, s: &TestServer, password: &str) {
+    let mut cmd = docker.cmd(&["login", "--username", "AWS", "--password-stdin", &s.host()]);
+    let out = run_with_input(&mut cmd, Some(password.as_bytes())).await;
+    assert!(out.status.success(), "docker login: {}", describe(&out));
+}
+
+#[tokio::test]
+async fn managed_policies_decide_what_docker_may_do() {
+    let s = TestServer::start().await;
+    let acct = account(&s).await;
+    let repo = unique("iam-docker");
+    s.create_repo(&repo);
+    let admin_docker = Docker::new();
+    admin_docker.login(&s).await;
+    let (local, _) = admin_docker.build_busybox("read me").await;
+    let remote = format!("{}/{repo}:v1", s.host());
+    admin_docker.tag(&local, &remote).await;
+    admin_docker.push(&remote).await;
+
+    // ReadOnly: pulls, and a push is refused with ECR's message (the layers are
+    // there already, so the first refused step is the manifest).
+    let reader = user_with_policy(&s, "reader", READ_ONLY).await;
+    let docker = Docker::new();
+    docker_login(&docker, &s, &login_password(&s, &reader).await).await;
+    docker.pull(&remote).await;
+    let again = format!("{}/{repo}:by-reader", s.host());
+    docker.tag(&remote, &again).await;
+    let out = run(&mut docker.cmd(&["push", &again])).await;
+    assert!(!out.status.success(), "a read-only user pushed: {}", describe(&out));
+    let text = describe(&out);
+    assert!(
+        text.contains(&format!(
+            "denied: User: arn:aws:iam::{acct}:user/reader is not authorized to perform: ecr:PutImage \
+             on resource: arn:aws:ecr:us-east-1:{acct}:repository/{repo} because no identity-based policy allows \
+             the ecr:PutImage action"
+        )),
+        "docker did not print the denial: {text}"
+    );
+
+    // PowerUser: pushes.
+    let pusher = user_with_policy(&s, "pusher", POWER_USER).await;
+    let docker = Docker::new();
+    docker_login(&docker, &s, &login_password(&s, &pusher).await).await;
+    let by_pusher = format!("{}/{repo}:by-pusher", s.host());
+    docker.pull(&remote).await;
+    docker.tag(&remote, &by_pusher).await;
+    docker.push(&by_pusher).await;
+    assert_eq!(registry_tags(&s, &repo).await, ["by-pusher", "v1"]);
+
+    // A user with no policy at all is refused even a login.
+    let nobody = user_with_policy(&s, "nobody", READ_ONLY).await;
+    query(
+        &s,
+        &s.admin_credentials(),
+        "iam",
+        &[
+            ("Action", "DetachUserPolicy"),
+            ("UserName", "nobody"),
+            ("PolicyArn", READ_ONLY),
+        ],
+    )
+    .await;
+    let (status, text) = signed(
+        &s,
+        &nobody,
+        "ecr",
+        Some("AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken"),
+        "{}".to_string(),
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("AccessDeniedException"), "{text}");
+}
+
+#[tokio::test]
+async fn another_account_pulls_only_when_both_sides_allow() {
+    let s = TestServer::start().await;
+    let a = account(&s).await;
+    s.create_repo("shared/app");
+    assert_eq!(push(&s, "shared/app", "v1").await.0, 201);
+
+    // Account B, its administrator and a user with no policy.
+    let out = s.admin(&["account", "create", "--id", "222222222222"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .map(|v| v.trim_start_matches([' ', '=']).trim().to_string())
+            .unwrap()
+    };
+    let b_admin = Credentials {
+        access_key_id: field("aws_access_key_id"),
+        secret_access_key: field("aws_secret_access_key"),
+        session_token: None,
+    };
+    query(&s, &b_admin, "iam", &[("Action", "CreateUser"), ("UserName", "bare")]).await;
+    let xml = query(
+        &s,
+        &b_admin,
+        "iam",
+        &[("Action", "CreateAccessKey"), ("UserName", "bare")],
+    )
+    .await;
+    let b_bare = Credentials {
+        access_key_id: xml_field(&xml, "AccessKeyId"),
+        secret_access_key: xml_field(&xml, "SecretAccessKey"),
+        session_token: None,
+    };
+    let b_admin_client = authenticated_client(&login_password(&s, &b_admin).await);
+    let b_bare_password = {
+        // A user with no policy cannot even get a token; give it one that only allows that.
+        let doc = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}]});
+        query(
+            &s,
+            &b_admin,
+            "iam",
+            &[
+                ("Action", "PutUserPolicy"),
+                ("UserName", "bare"),
+                ("PolicyName", "login"),
+                ("PolicyDocument", &doc.to_string()),
+            ],
+        )
+        .await;
+        login_password(&s, &b_bare).await
+    };
+    let b_bare_client = authenticated_client(&b_bare_password);
+    let pull = |client: reqwest::Client| {
+        let url = s.url("/v2/shared/app/manifests/v1");
+        async move {
+            let resp = client.get(url).header("accept", OCI_MANIFEST).send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.text().await.unwrap())
+        }
+    };
+
+    // Without a grant from A, B's administrator is refused: the resource side is missing.
+    let (status, body) = pull(b_admin_client.clone()).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("because no resource-based policy allows the ecr:BatchGetImage action"),
+        "{body}"
+    );
+
+    // A grants account B.
+    let grant = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "AccountB", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:root"},
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]}]});
+    let (status, v) = s
+        .ecr(
+            "SetRepositoryPolicy",
+            json!({"repositoryName": "shared/app", "policyText": grant.to_string()}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let (status, body) = pull(b_admin_client).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Both sides are needed: B's user without an identity grant is still refused.
+    let (status, body) = pull(b_bare_client).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("because no identity-based policy allows the ecr:BatchGetImage action"),
+        "{body}"
+    );
+
+    // And over the control plane, naming A's registry.
+    let (status, text) = signed(
+        &s,
+        &b_admin,
+        "ecr",
+        Some("AmazonEC2ContainerRegistry_V20150921.BatchGetImage"),
+        json!({"registryId": a, "repositoryName": "shared/app", "imageIds": [{"imageTag": "v1"}]}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["images"].as_array().map(Vec::len), Some(1), "{v}");
+}
+
+#[tokio::test]
+async fn an_assumed_role_pulls_with_its_temporary_credentials() {
+    let s = TestServer::start().await;
+    let acct = account(&s).await;
+    s.create_repo("role/app");
+    assert_eq!(push(&s, "role/app", "v1").await.0, 201);
+    let admin = s.admin_credentials();
+    let trust = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{acct}:user/admin")}, "Action": "sts:AssumeRole"}]});
+    query(
+        &s,
+        &admin,
+        "iam",
+        &[
+            ("Action", "CreateRole"),
+            ("RoleName", "puller"),
+            ("AssumeRolePolicyDocument", &trust.to_string()),
+        ],
+    )
+    .await;
+    query(
+        &s,
+        &admin,
+        "iam",
+        &[
+            ("Action", "AttachRolePolicy"),
+            ("RoleName", "puller"),
+            ("PolicyArn", READ_ONLY),
+        ],
+    )
+    .await;
+    let xml = query(
+        &s,
+        &admin,
+        "sts",
+        &[
+            ("Action", "AssumeRole"),
+            ("RoleArn", &format!("arn:aws:iam::{acct}:role/puller")),
+            ("RoleSessionName", "ci"),
+        ],
+    )
+    .await;
+    let temp = Credentials {
+        access_key_id: xml_field(&xml, "AccessKeyId"),
+        secret_access_key: xml_field(&xml, "SecretAccessKey"),
+        session_token: Some(xml_field(&xml, "SessionToken")),
+    };
+    assert!(temp.access_key_id.starts_with("ASIA"), "{xml}");
+    let client = authenticated_client(&login_password(&s, &temp).await);
+    let resp = client
+        .get(s.url("/v2/role/app/manifests/v1"))
+        .header("accept", OCI_MANIFEST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = client.post(s.url("/v2/role/app/blobs/uploads/")).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    let body: Value = resp.json().await.unwrap();
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!(
+            "User: arn:aws:sts::{acct}:assumed-role/puller/ci is not authorized"
+        )),
+        "{message}"
+    );
 }
