@@ -434,6 +434,10 @@ async fn seed(path: &std::path::Path, repository_id: i64, n: u64, now: i64) -> a
         bulk.flush(&mut tx).await?;
     }
     tx.commit().await?;
+    // Into the database file, as a live registry's checkpoints would have put it.
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&mut conn)
+        .await?;
     conn.close().await?;
     Ok(seeded)
 }
