@@ -1,10 +1,11 @@
 //! Operations: liveness, readiness, Prometheus metrics, and the per-request
 //! log line and measurements.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::body::HttpBody;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
@@ -24,6 +25,11 @@ pub struct RequestInfo {
     pub endpoint: &'static str,
     pub repository: Option<String>,
 }
+
+/// The wire error code of an error response (`DENIED`, `RepositoryNotFoundException`, …),
+/// set by the error types for the request log and the audit trail.
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorCode(pub &'static str);
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EndpointStatus {
@@ -56,6 +62,10 @@ pub struct Metrics {
     pub gc_passes: Counter,
     /// Lifecycle policies: images expired.
     pub lifecycle_images_expired: Counter,
+    /// Audit entries written to the database.
+    pub audit_written: Counter,
+    /// Audit entries dropped (queue full or database failing).
+    pub audit_dropped: Counter,
 }
 
 impl Metrics {
@@ -112,7 +122,17 @@ impl Metrics {
             "Images expired by lifecycle policies",
             lifecycle_images_expired.clone(),
         );
+        let audit_written = Counter::default();
+        let audit_dropped = Counter::default();
+        registry.register("audit_entries_written", "Audit entries written", audit_written.clone());
+        registry.register(
+            "audit_entries_dropped",
+            "Audit entries dropped because the queue was full or the database failed",
+            audit_dropped.clone(),
+        );
         Metrics {
+            audit_written,
+            audit_dropped,
             gc_blobs_freed,
             gc_bytes_freed,
             gc_uploads_removed,
@@ -139,9 +159,17 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let resp = next.run(req).await;
+    let source_ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let had_credentials = req.headers().contains_key(header::AUTHORIZATION);
+    let target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (resp, decisions) = crate::services::audit::scope(next.run(req)).await;
     let elapsed = start.elapsed();
     let info = resp.extensions().get::<RequestInfo>().cloned();
+    let error_code = resp.extensions().get::<ErrorCode>().map(|c| c.0);
     let endpoint = info.as_ref().map_or_else(|| path_label(&path), |i| i.endpoint);
     let status = resp.status().as_u16();
     let bytes = resp
@@ -175,7 +203,46 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         duration_ms = elapsed.as_secs_f64() * 1000.0,
         "request served"
     );
+    let attempted = if decisions.is_empty() && matches!(status, 401 | 403) {
+        attempted_action(&state, &method, &path, target.as_deref())
+    } else {
+        None
+    };
+    let finished = crate::services::audit::Finished {
+        operation: endpoint,
+        status,
+        error_code,
+        source_ip,
+        attempted,
+        had_credentials,
+    };
+    crate::services::audit::finish(&state, finished, decisions);
     resp
+}
+
+/// For a request refused before authorization: the action and resource it
+/// asked for, when the path or `X-Amz-Target` tells.
+fn attempted_action(
+    state: &AppState,
+    method: &http::Method,
+    path: &str,
+    target: Option<&str>,
+) -> Option<(String, String)> {
+    let (region, account) = (&state.config.region, &state.config.account_id);
+    if let Some(rest) = path.strip_prefix("/v2") {
+        let rest = rest.strip_prefix('/').unwrap_or(rest);
+        let endpoint = crate::registry::Endpoint::parse(method, rest).ok()?;
+        let name = endpoint.repository().map_or("*", |r| r.as_str());
+        let arn = crate::auth::repository_arn(region, account, name);
+        return Some((endpoint.action().as_str().to_string(), arn));
+    }
+    let (prefix, op) = target?.split_once('.')?;
+    let service = match prefix {
+        "AmazonEC2ContainerRegistry_V20150921" => "ecr",
+        "SpencerFrontendService" => "ecr-public",
+        _ => return None,
+    };
+    Some((format!("{service}:{op}"), "*".to_string()))
 }
 
 fn path_label(path: &str) -> &'static str {

@@ -78,6 +78,8 @@ pub struct Inner {
     pub tag_cache: crate::services::tag_cache::TagCache,
     /// Recently loaded policies.
     pub policies: crate::services::authz::PolicyCache,
+    /// Audit entries on their way to the database.
+    pub audit: crate::services::audit::AuditQueue,
     /// Upload sessions with a request in flight on this node.
     busy_uploads: Mutex<HashSet<Uuid>>,
 }
@@ -103,6 +105,7 @@ impl AppState {
             repositories: Default::default(),
             tag_cache: Default::default(),
             policies: Default::default(),
+            audit: Default::default(),
             busy_uploads: Mutex::new(HashSet::new()),
         }))
     }

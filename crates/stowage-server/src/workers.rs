@@ -55,6 +55,7 @@ pub fn spawn(state: AppState) -> Workers {
             }
         }));
     }
+    tasks.spawn(crate::services::audit::write_until_stopped(state.clone(), stopped.clone()));
     Workers { stop, tasks }
 }
 

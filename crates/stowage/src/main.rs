@@ -42,6 +42,8 @@ enum Command {
         #[command(subcommand)]
         command: stowage::commands::lifecycle::LifecycleCommand,
     },
+    /// Print the audit trail (mutating requests and denials) as JSON lines, oldest first.
+    Audit(stowage::commands::audit::AuditArgs),
     /// Run a garbage-collection pass now and report what it freed (JSON).
     Gc {
         /// List what would be deleted without deleting anything.
@@ -152,6 +154,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Lifecycle { command } => {
             let state = stowage::open(&config, None).await?;
             stowage::commands::lifecycle::execute(&state, command, &mut std::io::stdout().lock()).await
+        }
+        Command::Audit(args) => {
+            let state = stowage::open(&config, None).await?;
+            stowage::commands::audit::execute(&state, args, &mut std::io::stdout().lock()).await
         }
         Command::Gc { dry_run } => {
             let state = stowage::open(&config, None).await?;

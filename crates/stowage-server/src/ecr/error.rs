@@ -96,7 +96,9 @@ impl IntoResponse for EcrError {
         let mut body = self.extra;
         body.insert("__type".into(), self.kind.into());
         body.insert("message".into(), self.message.into());
-        (status, super::json_response_body(&Value::Object(body))).into_response()
+        let mut resp = (status, super::json_response_body(&Value::Object(body))).into_response();
+        resp.extensions_mut().insert(crate::ops::ErrorCode(self.kind));
+        resp
     }
 }
 

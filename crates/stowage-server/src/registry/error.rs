@@ -115,6 +115,7 @@ impl IntoResponse for OciError {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = (status, Json(serde_json::json!({ "errors": [err] }))).into_response();
         resp.headers_mut().extend(self.headers);
+        resp.extensions_mut().insert(crate::ops::ErrorCode(self.code.code()));
         resp
     }
 }

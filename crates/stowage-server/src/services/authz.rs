@@ -162,6 +162,7 @@ pub async fn authorize(
         session: None,
     };
     let decision = stowage_policy::evaluate(&request, &set);
+    crate::services::audit::authorized(principal, action, &resource, decision == Decision::Allow);
     if decision == Decision::Allow {
         return Ok(());
     }

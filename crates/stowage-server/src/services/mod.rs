@@ -2,6 +2,7 @@
 //! API and the console) call these.
 
 pub mod authz;
+pub mod audit;
 pub mod credentials;
 pub mod downloads;
 pub mod gc;

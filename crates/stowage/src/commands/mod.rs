@@ -1,4 +1,5 @@
 //! Admin subcommands that have more to them than a call and a print.
 
 pub mod account;
+pub mod audit;
 pub mod lifecycle;

@@ -20,6 +20,7 @@ mod authz;
 mod ecr_boto3;
 mod ecr_cli;
 
+mod audit;
 mod gc;
 mod iam;
 mod lifecycle;
