@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod ecr;
+pub mod ecr_public;
 pub mod iam;
 pub mod keys;
 pub mod ops;
@@ -30,6 +31,20 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::observe))
+        .with_state(state)
+}
+
+/// The public registry's router (ECR Public's `/v2/` with the Bearer flow of
+/// spec §3.3), served on its own listener.
+pub fn public_router(state: AppState) -> Router {
+    Router::new()
+        .route("/v2", any(registry::dispatch_public))
+        .route("/v2/", any(registry::dispatch_public))
+        .route("/v2/{*rest}", any(registry::dispatch_public))
+        .route("/token", get(registry::public::token))
+        .route("/token/", get(registry::public::token))
+        .route("/healthz", get(ops::healthz))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ops::observe))
         .with_state(state)
 }

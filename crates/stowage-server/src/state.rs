@@ -20,6 +20,8 @@ pub struct ServerConfig {
     pub region: String,
     /// What users `docker tag` with: `http(s)://host[:port]`, no trailing slash.
     pub public_url: String,
+    /// The public registry's URL (ECR Public, on its own listener), when served.
+    pub public_registry_url: Option<String>,
     /// Timing of background work.
     pub housekeeping: Housekeeping,
 }
@@ -54,6 +56,15 @@ impl ServerConfig {
         self.public_url
             .split_once("://")
             .map_or(self.public_url.as_str(), |(_, h)| h)
+    }
+
+    /// `host[:port]` of the public registry (ECR Public `repositoryUri` prefix);
+    /// the private registry's when no public listener is configured.
+    pub fn public_registry_host(&self) -> &str {
+        match &self.public_registry_url {
+            Some(url) => url.split_once("://").map_or(url.as_str(), |(_, h)| h),
+            None => self.registry_host(),
+        }
     }
 }
 

@@ -24,6 +24,9 @@ pub enum LogFormat {
 pub struct Config {
     /// Address the server listens on.
     pub listen: SocketAddr,
+    /// Address of the public registry (ECR Public's `/v2/` with the Bearer flow);
+    /// not served when unset.
+    pub public_listen: Option<SocketAddr>,
     /// Where SQLite and blob files live.
     pub data_dir: PathBuf,
     /// `postgres://…` to keep metadata in PostgreSQL; SQLite in `data_dir` when unset.
@@ -57,6 +60,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: "127.0.0.1:5000".parse().expect("valid default address"),
+            public_listen: None,
             data_dir: PathBuf::from("./stowage-data"),
             database_url: None,
             account_id: None,
@@ -83,6 +87,10 @@ pub struct Overrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<SocketAddr>,
+    /// Address to serve the public registry on (ECR Public; off by default).
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_listen: Option<SocketAddr>,
     /// Data directory (default ./stowage-data).
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -113,8 +121,9 @@ pub struct Overrides {
     pub upload_ttl: Option<Duration>,
 }
 
-const ENV_KEYS: [&str; 12] = [
+const ENV_KEYS: [&str; 13] = [
     "listen",
+    "public_listen",
     "data_dir",
     "database_url",
     "account_id",

@@ -25,6 +25,15 @@ const ADMIN_KEY_SETTING: &str = "admin_access_key_id";
 /// Opens metadata and blob storage and settles the registry's account.
 /// `public_url` overrides the configured one (the server passes its bound address).
 pub async fn open(config: &Config, public_url: Option<String>) -> anyhow::Result<AppState> {
+    open_serving(config, public_url, None).await
+}
+
+/// Like [`open`], also naming the public registry's URL (ECR Public's listener).
+pub async fn open_serving(
+    config: &Config,
+    public_url: Option<String>,
+    public_registry_url: Option<String>,
+) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let meta = Meta::connect(&config.database_url())
@@ -44,6 +53,7 @@ pub async fn open(config: &Config, public_url: Option<String>) -> anyhow::Result
         account_id,
         region: config.region.clone(),
         public_url: public_url.unwrap_or_else(|| config.public_url()),
+        public_registry_url,
         housekeeping: stowage_server::Housekeeping {
             lifecycle_interval: config.lifecycle_interval,
             gc_interval: config.gc_interval,

@@ -12,7 +12,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let state = crate::open(&config, Some(public_url)).await?;
+    let public_listener = match config.public_listen {
+        None => None,
+        Some(a) => Some(
+            TcpListener::bind(a)
+                .await
+                .with_context(|| format!("binding the public registry to {a}"))?,
+        ),
+    };
+    let public_addr = public_listener.as_ref().map(TcpListener::local_addr).transpose()?;
+    let public_registry_url = public_addr.map(|a| public_registry_url(&public_url, a));
+    let state = crate::open_serving(&config, Some(public_url), public_registry_url).await?;
     if let Some(key) = crate::bootstrap_admin(&state, &config).await? {
         // Shown once, on stdout, never through the log.
         println!(
@@ -22,6 +32,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             key.secret_access_key,
             config.data_dir.join("credentials").display()
         );
+    }
+    if let (Some(a), Some(url)) = (public_addr, &state.config.public_registry_url) {
+        tracing::info!(public_listen = %a, public_registry_url = %url, "public registry listening");
     }
     tracing::info!(
         listen = %addr,
@@ -33,17 +46,51 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     let meta = state.meta.clone();
     let workers = stowage_server::workers::spawn(state.clone());
+    let public_app = stowage_server::public_router(state.clone());
     let app = stowage_server::router(state);
     // Peer addresses feed `aws:SourceIp` and the audit trail.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let main = axum::serve(listener, app).with_graceful_shutdown(until_stopped());
+    match public_listener {
+        None => main.await.context("serving")?,
+        Some(public_listener) => {
+            let public_app = public_app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            let public = axum::serve(public_listener, public_app).with_graceful_shutdown(until_stopped());
+            tokio::try_join!(async { main.await.context("serving") }, async {
+                public.await.context("serving the public registry")
+            },)?;
+        }
+    }
     workers.stop().await;
     meta.close().await;
     tracing::info!("stowage stopped");
     Ok(())
+}
+
+/// The public registry's URL: its bound address, or the host of `public_url` with
+/// the bound port when it listens on every interface.
+fn public_registry_url(public_url: &str, bound: std::net::SocketAddr) -> String {
+    if !bound.ip().is_unspecified() {
+        return format!("http://{bound}");
+    }
+    let (scheme, rest) = public_url.split_once("://").unwrap_or(("http", public_url));
+    let host = rest.split('/').next().unwrap_or(rest);
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    format!("{scheme}://{host}:{}", bound.port())
 }
 
 async fn shutdown_signal() {

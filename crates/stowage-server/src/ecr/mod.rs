@@ -3,14 +3,14 @@
 //! authorized once as its IAM action, then served by a thin handler.
 
 mod error;
-mod images;
-mod layers;
+pub(crate) mod images;
+pub(crate) mod layers;
 mod lifecycle;
 pub mod operation;
-mod paging;
-mod policies;
+pub(crate) mod paging;
+pub(crate) mod policies;
 mod registry;
-mod repositories;
+pub(crate) mod repositories;
 
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
@@ -29,23 +29,26 @@ use crate::auth::{self, Identity, Principal};
 use crate::ops::RequestInfo;
 use crate::services::authz::{self, RequestFacts};
 use crate::services::credentials::{self, KeyProblem};
+use crate::services::repositories::Namespace;
 
 /// Largest request body: a 20 MiB `UploadLayerPart` part, base64-encoded, plus JSON.
 const MAX_BODY: usize = 30 * 1024 * 1024;
 /// The JSON 1.1 content type.
 pub const JSON_11: &str = "application/x-amz-json-1.1";
 
-/// What a handler gets: the state, the verified caller and the registry account.
+/// What a handler gets: the state, the verified caller, the registry account
+/// and which registry (private, or ECR Public) the request is about.
 pub struct ApiCtx {
     pub state: AppState,
     pub identity: Identity,
     pub account: String,
+    pub namespace: Namespace,
 }
 
 impl ApiCtx {
     /// The repository `name` of the registry, or `RepositoryNotFoundException`.
     pub async fn repository(&self, name: &str) -> Result<Repository, EcrError> {
-        crate::services::repositories::lookup(&self.state, &self.account, name)
+        crate::services::repositories::lookup_in(&self.state, self.namespace, &self.account, name)
             .await?
             .ok_or_else(|| EcrError::repository_not_found(name, &self.account))
     }
@@ -83,13 +86,16 @@ async fn handle(state: &AppState, req: Request, endpoint: &mut &'static str) -> 
     let body = to_bytes(body, MAX_BODY)
         .await
         .map_err(|_| EcrError::serialization("request body is too large or could not be read"))?;
-    let identity = authenticate(state, &parts, &body).await?;
-
     let target = parts
         .headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    if let Some(name) = target.strip_prefix(crate::ecr_public::TARGET_PREFIX) {
+        return crate::ecr_public::handle(state, &parts, &body, name, endpoint).await;
+    }
+    let identity = authenticate(state, &parts, &body, "ecr", &state.config.region).await?;
+
     let name = target.strip_prefix(ECR_PREFIX).ok_or_else(|| {
         EcrError::new(
             "UnknownOperationException",
@@ -113,15 +119,7 @@ async fn handle(state: &AppState, req: Request, endpoint: &mut &'static str) -> 
     };
     *endpoint = op.name();
 
-    let input: Value = if body.is_empty() {
-        Value::Object(Default::default())
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| EcrError::serialization(format!("request body is not valid JSON: {e}")))?
-    };
-    if !input.is_object() {
-        return Err(EcrError::serialization("request body must be a JSON object"));
-    }
+    let input = input_object(&body)?;
     let account = registry_id(&input, state)?;
     let resource_arn = resource_arn(op, &input, state, &account);
     let repository = match resource_repository_name(&input, &resource_arn) {
@@ -148,6 +146,7 @@ async fn handle(state: &AppState, req: Request, endpoint: &mut &'static str) -> 
         state: state.clone(),
         identity,
         account,
+        namespace: Namespace::Private,
     };
     use Operation as O;
     match op {
@@ -186,8 +185,28 @@ async fn handle(state: &AppState, req: Request, endpoint: &mut &'static str) -> 
     }
 }
 
-/// Verifies the SigV4 signature and returns the caller.
-async fn authenticate(state: &AppState, parts: &http::request::Parts, body: &[u8]) -> Result<Identity, EcrError> {
+/// The request body as a JSON object (`{}` when empty).
+pub(crate) fn input_object(body: &[u8]) -> Result<Value, EcrError> {
+    let input: Value = if body.is_empty() {
+        Value::Object(Default::default())
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| EcrError::serialization(format!("request body is not valid JSON: {e}")))?
+    };
+    if !input.is_object() {
+        return Err(EcrError::serialization("request body must be a JSON object"));
+    }
+    Ok(input)
+}
+
+/// Verifies the SigV4 signature (signing name `service`, scoped to `region`) and returns the caller.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    parts: &http::request::Parts,
+    body: &[u8],
+    service: &str,
+    region: &str,
+) -> Result<Identity, EcrError> {
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
@@ -220,7 +239,7 @@ async fn authenticate(state: &AppState, parts: &http::request::Parts, body: &[u8
         secret_access_key: k.secret_access_key.clone(),
         session_token: k.session_token.clone(),
     });
-    sigv4::verify(&signed, "ecr", &state.config.region, now, |_| secret)?;
+    sigv4::verify(&signed, service, region, now, |_| secret)?;
     let key = key.expect("verify succeeds only with a known key");
     Ok(Identity {
         account_id: key.account_id,
@@ -229,7 +248,7 @@ async fn authenticate(state: &AppState, parts: &http::request::Parts, body: &[u8
 }
 
 /// The `registryId` of the request (12 digits), defaulting to this registry's account.
-fn registry_id(input: &Value, state: &AppState) -> Result<String, EcrError> {
+pub(crate) fn registry_id(input: &Value, state: &AppState) -> Result<String, EcrError> {
     match input.get("registryId") {
         None | Some(Value::Null) => Ok(state.config.account_id.clone()),
         Some(Value::String(id)) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => Ok(id.clone()),
@@ -268,7 +287,9 @@ fn resource_repository_name(input: &Value, resource_arn: &str) -> Option<String>
         return Some(name.to_string());
     }
     input.get("resourceArn")?;
-    resource_arn.split_once(":repository/").map(|(_, name)| name.to_string())
+    resource_arn
+        .split_once(":repository/")
+        .map(|(_, name)| name.to_string())
 }
 
 /// `aws:RequestTag/…` and `aws:TagKeys` from an input's `tags` / `tagKeys`.
@@ -285,7 +306,9 @@ pub(crate) fn request_tags(input: &Value, facts: &mut RequestFacts) {
         }
     }
     if let Some(keys) = input.get("tagKeys").and_then(Value::as_array) {
-        facts.tag_keys.extend(keys.iter().filter_map(Value::as_str).map(str::to_string));
+        facts
+            .tag_keys
+            .extend(keys.iter().filter_map(Value::as_str).map(str::to_string));
     }
 }
 

@@ -8,9 +8,10 @@ use stowage_meta::{MetaError, NewRepository, Repository};
 use super::paging::Page;
 use super::{ApiCtx, EcrError, parse, repository_name, timestamp};
 use crate::auth;
+use crate::services::repositories::Namespace;
 
 /// Most resource tags a repository may carry.
-const MAX_RESOURCE_TAGS: usize = 50;
+pub(crate) const MAX_RESOURCE_TAGS: usize = 50;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -34,7 +35,7 @@ struct EncryptionConfiguration {
 }
 
 #[derive(Deserialize)]
-struct ResourceTag {
+pub(crate) struct ResourceTag {
     #[serde(rename = "Key")]
     key: String,
     #[serde(rename = "Value")]
@@ -114,7 +115,7 @@ fn mutability(
     Ok((mode, filters.into_iter().map(|f| f.filter).collect()))
 }
 
-fn validate_tags(tags: &[ResourceTag]) -> Result<Vec<(String, String)>, EcrError> {
+pub(crate) fn validate_tags(tags: &[ResourceTag]) -> Result<Vec<(String, String)>, EcrError> {
     if tags.len() > MAX_RESOURCE_TAGS {
         return Err(EcrError::new(
             "TooManyTagsException",
@@ -140,7 +141,7 @@ fn validate_tags(tags: &[ResourceTag]) -> Result<Vec<(String, String)>, EcrError
         .collect()
 }
 
-fn too_many_tags(e: MetaError) -> EcrError {
+pub(crate) fn too_many_tags(e: MetaError) -> EcrError {
     match e {
         MetaError::TooManyTags => EcrError::new(
             "TooManyTagsException",
@@ -260,12 +261,21 @@ struct DeleteRepositoryRequest {
 pub async fn delete_repository(ctx: &ApiCtx, input: Value) -> Result<Value, EcrError> {
     let req: DeleteRepositoryRequest = parse(input)?;
     repository_name(&req.repository_name)?;
-    let repo = ctx.repository(&req.repository_name).await?;
-    let deleted = ctx.state.meta.delete_repository(&repo, req.force).await;
-    ctx.state.repositories.invalidate(&ctx.account, &repo.name);
+    let repo = remove_repository(ctx, &req.repository_name, req.force).await?;
+    Ok(json!({ "repository": repository_json(ctx, &repo) }))
+}
+
+/// Deletes the repository `name` of the context's namespace (and, unless
+/// `force`, only without images); returns what was deleted.
+pub(crate) async fn remove_repository(ctx: &ApiCtx, name: &str, force: bool) -> Result<Repository, EcrError> {
+    let repo = ctx.repository(name).await?;
+    let deleted = ctx.state.meta.delete_repository(&repo, force).await;
+    ctx.state
+        .repositories
+        .invalidate_in(ctx.namespace, &ctx.account, &repo.name);
     ctx.state.tag_cache.forget(repo.id);
     match deleted {
-        Ok(()) => Ok(json!({ "repository": repository_json(ctx, &repo) })),
+        Ok(()) => Ok(repo),
         Err(MetaError::RepositoryNotEmpty(n)) => Err(EcrError::new(
             "RepositoryNotEmptyException",
             format!(
@@ -316,7 +326,11 @@ async fn repository_of_arn(ctx: &ApiCtx, arn: &str) -> Result<Repository, EcrErr
             "Invalid parameter at 'resourceArn': '{arn}' is not a repository ARN"
         ))
     };
-    let rest = arn.strip_prefix("arn:aws:ecr:").ok_or_else(bad)?;
+    let prefix = match ctx.namespace {
+        Namespace::Private => "arn:aws:ecr:",
+        Namespace::Public => "arn:aws:ecr-public:",
+    };
+    let rest = arn.strip_prefix(prefix).ok_or_else(bad)?;
     let mut parts = rest.splitn(3, ':');
     let (_region, account, resource) = (
         parts.next().ok_or_else(bad)?,

@@ -28,7 +28,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Resul
 }
 
 /// The password of `Authorization: Basic base64("AWS:" + password)`.
-fn basic_password(headers: &HeaderMap) -> Option<String> {
+pub(super) fn basic_password(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, creds) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {

@@ -52,6 +52,7 @@ async fn serve(state: AppState, req: Request) -> Result<Response, OciError> {
         state,
         principal: Principal::Anonymous,
         facts: Default::default(),
+        namespace: crate::services::repositories::Namespace::Private,
         repo,
         query,
         headers: req.headers().clone(),

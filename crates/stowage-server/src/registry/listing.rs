@@ -10,6 +10,7 @@ use stowage_core::limits::MAX_PAGE_SIZE;
 
 use super::{Ctx, OciError};
 use crate::AppState;
+use crate::services::repositories::Namespace;
 
 /// Reads `n` (capped at the page maximum; all-up-to-the-cap when absent) and `last`.
 fn page(query: &HashMap<String, String>) -> Result<(usize, Option<String>), OciError> {
@@ -56,13 +57,19 @@ pub async fn list_tags(ctx: Ctx) -> Result<Response, OciError> {
     ))
 }
 
-/// `GET /v2/_catalog`.
-pub async fn catalog(state: &AppState, query: &HashMap<String, String>) -> Result<Response, OciError> {
+/// `GET /v2/_catalog`: the repositories of the registry (private or public).
+pub async fn catalog(state: &AppState, ns: Namespace, query: &HashMap<String, String>) -> Result<Response, OciError> {
     let (n, last) = page(query)?;
-    let mut names = state
-        .meta
-        .repository_names(&state.config.account_id, last.as_deref(), n + 1)
-        .await?;
+    let account = &state.config.account_id;
+    let mut names = match ns {
+        Namespace::Private => state.meta.repository_names(account, last.as_deref(), n + 1).await?,
+        Namespace::Public => {
+            state
+                .meta
+                .public_repository_names(account, last.as_deref(), n + 1)
+                .await?
+        }
+    };
     let more = names.len() > n;
     names.truncate(n);
     let body = Json(serde_json::json!({ "repositories": names })).into_response();

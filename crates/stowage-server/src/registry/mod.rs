@@ -8,6 +8,7 @@ pub mod endpoint;
 pub mod error;
 mod listing;
 mod manifests;
+pub mod public;
 mod uploads;
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ pub use error::OciError;
 use crate::AppState;
 use crate::auth::{self, Principal};
 use crate::services::authz::{self, RequestFacts};
+use crate::services::repositories::Namespace;
 
 use crate::ops::RequestInfo;
 
@@ -36,6 +38,8 @@ pub struct Ctx {
     pub principal: Principal,
     /// What the request tells the policy evaluator (source IP, …).
     pub facts: RequestFacts,
+    /// The registry the request reached: private, or public (ECR Public).
+    pub namespace: Namespace,
     pub repo: Repository,
     pub query: HashMap<String, String>,
     pub headers: HeaderMap,
@@ -47,8 +51,17 @@ impl Ctx {
     }
 }
 
-/// Entry point for every `/v2/…` request.
+/// Entry point for every `/v2/…` request to the private registry.
 pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
+    dispatch_in(state, Namespace::Private, req).await
+}
+
+/// Entry point for every `/v2/…` request to the public registry (its own listener).
+pub async fn dispatch_public(State(state): State<AppState>, req: Request) -> Response {
+    dispatch_in(state, Namespace::Public, req).await
+}
+
+async fn dispatch_in(state: AppState, ns: Namespace, req: Request) -> Response {
     let path = req.uri().path();
     let rest = path.strip_prefix("/v2").unwrap_or(path);
     let rest = rest.strip_prefix('/').unwrap_or(rest).to_string();
@@ -58,7 +71,7 @@ pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
                 endpoint: endpoint.name(),
                 repository: endpoint.repository().map(|r| r.to_string()),
             };
-            (info, serve(state, endpoint, req).await)
+            (info, serve(state, ns, endpoint, req).await)
         }
         Err(e) => (
             RequestInfo {
@@ -75,35 +88,47 @@ pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     resp
 }
 
-async fn serve(state: AppState, endpoint: Endpoint, req: Request) -> Result<Response, OciError> {
-    let principal = match authn::authenticate(&state, req.headers()).await? {
-        Ok(p) => p,
-        Err(rejection) => return Ok(rejection),
+/// Who called: a registry password's principal (private) or a Bearer token (public).
+enum Caller {
+    Password(Principal),
+    Bearer(crate::services::tokens::BearerClaims),
+}
+
+async fn serve(state: AppState, ns: Namespace, endpoint: Endpoint, req: Request) -> Result<Response, OciError> {
+    let caller = match ns {
+        Namespace::Private => match authn::authenticate(&state, req.headers()).await? {
+            Ok(p) => Caller::Password(p),
+            Err(rejection) => return Ok(rejection),
+        },
+        Namespace::Public => Caller::Bearer(public::authenticate(&state, req.headers(), &endpoint).await?),
     };
     let account = state.config.account_id.clone();
-    let arn = match endpoint.repository() {
-        Some(name) => auth::repository_arn(&state.config.region, &account, name.as_str()),
-        None => auth::repository_arn(&state.config.region, &account, "*"),
-    };
+    let arn = ns.repository_arn(
+        &state.config.region,
+        &account,
+        endpoint.repository().map_or("*", |n| n.as_str()),
+    );
     // Resolved before the decision, since its policy and tags take part; a
     // missing repository is reported only to a caller allowed to know.
     let repo = match endpoint.repository() {
         None => None,
-        Some(name) => crate::services::repositories::lookup(&state, &account, name.as_str()).await?,
+        Some(name) => crate::services::repositories::lookup_in(&state, ns, &account, name.as_str()).await?,
     };
     let facts = RequestFacts::from_extensions(req.extensions());
-    authz::authorize(
-        &state,
-        &principal,
-        endpoint.action().as_str(),
-        auth::Resource {
-            account_id: &account,
-            arn: &arn,
-            repository: repo.as_ref(),
-        },
-        &facts,
-    )
-    .await?;
+    let resource = auth::Resource {
+        account_id: &account,
+        arn: &arn,
+        repository: repo.as_ref(),
+    };
+    let principal = match caller {
+        Caller::Password(principal) => {
+            authz::authorize(&state, &principal, endpoint.action().as_str(), resource, &facts).await?;
+            principal
+        }
+        Caller::Bearer(claims) => {
+            public::authorize(&state, &claims, &endpoint, resource, &facts, req.headers()).await?
+        }
+    };
     let (parts, body) = req.into_parts();
     let query: HashMap<String, String> = parts
         .uri
@@ -116,13 +141,14 @@ async fn serve(state: AppState, endpoint: Endpoint, req: Request) -> Result<Resp
     };
     match endpoint {
         Endpoint::Base => Ok(axum::Json(serde_json::json!({})).into_response()),
-        Endpoint::Catalog => listing::catalog(&state, &query).await,
+        Endpoint::Catalog => listing::catalog(&state, ns, &query).await,
         endpoint => {
             let repo = repo.expect("named endpoints resolved their repository");
             let ctx = Ctx {
                 state: state.clone(),
                 principal,
                 facts,
+                namespace: ns,
                 repo,
                 query,
                 headers: parts.headers,

@@ -13,6 +13,7 @@ use stowage_store::ByteStream;
 use uuid::Uuid;
 
 use super::{Ctx, OciError, parse_digest};
+use crate::services::repositories::Namespace;
 use crate::services::uploads::{self, UploadError};
 
 impl From<UploadError> for OciError {
@@ -74,20 +75,27 @@ async fn try_mount(ctx: &Ctx, digest: &Digest, from: &str) -> Result<Option<Resp
     {
         return Ok(None);
     }
-    let Some(source) = ctx.state.meta.repository(account, from.as_str()).await? else {
+    let source = match ctx.namespace {
+        Namespace::Private => ctx.state.meta.repository(account, from.as_str()).await?,
+        Namespace::Public => ctx.state.meta.public_repository(account, from.as_str()).await?,
+    };
+    let Some(source) = source else {
         return Ok(None);
     };
-    let arn = crate::auth::repository_arn(&ctx.state.config.region, account, from.as_str());
-    let resource = crate::auth::Resource {
-        account_id: account,
-        arn: &arn,
-        repository: Some(&source),
-    };
-    let action = crate::auth::Action::GetDownloadUrlForLayer.as_str();
-    match crate::services::authz::authorize(&ctx.state, &ctx.principal, action, resource, &ctx.facts).await {
-        Ok(()) => {}
-        Err(crate::auth::AuthError::Denied { .. }) => return Ok(None), // not readable: upload normally instead
-        Err(e) => return Err(e.into()),
+    // A public repository is readable by anyone; a private one only as its policies allow.
+    if ctx.namespace == Namespace::Private {
+        let arn = crate::auth::repository_arn(&ctx.state.config.region, account, from.as_str());
+        let resource = crate::auth::Resource {
+            account_id: account,
+            arn: &arn,
+            repository: Some(&source),
+        };
+        let action = crate::auth::Action::GetDownloadUrlForLayer.as_str();
+        match crate::services::authz::authorize(&ctx.state, &ctx.principal, action, resource, &ctx.facts).await {
+            Ok(()) => {}
+            Err(crate::auth::AuthError::Denied { .. }) => return Ok(None), // not readable: upload normally instead
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(ctx
         .state

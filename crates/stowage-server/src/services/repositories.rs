@@ -18,7 +18,34 @@ pub const TTL: Duration = Duration::from_secs(1);
 /// Entries kept before the cache is emptied.
 const MAX_ENTRIES: usize = 10_000;
 
-type Key = (String, String);
+/// Which registry a repository lives in: the private one (ECR) or the public one
+/// (ECR Public). The two are separate namespaces; a name may exist in both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Namespace {
+    #[default]
+    Private,
+    Public,
+}
+
+impl Namespace {
+    /// A repository's ARN: `arn:aws:ecr:<region>:…` or `arn:aws:ecr-public::…`.
+    pub fn repository_arn(self, region: &str, account_id: &str, name: &str) -> String {
+        match self {
+            Namespace::Private => crate::auth::repository_arn(region, account_id, name),
+            Namespace::Public => format!("arn:aws:ecr-public::{account_id}:repository/{name}"),
+        }
+    }
+
+    /// The IAM action of an ECR operation in this namespace: `ecr:<op>` or `ecr-public:<op>`.
+    pub fn action(self, action: crate::auth::Action) -> String {
+        match self {
+            Namespace::Private => action.as_str().to_string(),
+            Namespace::Public => action.as_str().replacen("ecr:", "ecr-public:", 1),
+        }
+    }
+}
+
+type Key = (Namespace, String, String);
 
 /// Recently looked-up repositories by account and name.
 #[derive(Default)]
@@ -27,18 +54,33 @@ pub struct RepositoryCache {
 }
 
 impl RepositoryCache {
-    /// Forgets a repository (after this node changed or deleted it).
+    /// Forgets a private repository (after this node changed or deleted it).
     pub fn invalidate(&self, account_id: &str, name: &str) {
+        self.invalidate_in(Namespace::Private, account_id, name);
+    }
+
+    /// Forgets a repository of the namespace (after this node changed or deleted it).
+    pub fn invalidate_in(&self, ns: Namespace, account_id: &str, name: &str) {
         self.entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&(account_id.to_string(), name.to_string()));
+            .remove(&(ns, account_id.to_string(), name.to_string()));
     }
 }
 
-/// The repository `name` of the account, from the cache when fresh.
+/// The private repository `name` of the account, from the cache when fresh.
 pub async fn lookup(state: &AppState, account_id: &str, name: &str) -> Result<Option<Repository>, MetaError> {
-    let key = (account_id.to_string(), name.to_string());
+    lookup_in(state, Namespace::Private, account_id, name).await
+}
+
+/// The repository `name` of the account in the namespace, from the cache when fresh.
+pub async fn lookup_in(
+    state: &AppState,
+    ns: Namespace,
+    account_id: &str,
+    name: &str,
+) -> Result<Option<Repository>, MetaError> {
+    let key = (ns, account_id.to_string(), name.to_string());
     if let Some((at, repo)) = state
         .repositories
         .entries
@@ -49,7 +91,10 @@ pub async fn lookup(state: &AppState, account_id: &str, name: &str) -> Result<Op
     {
         return Ok(Some(repo.clone()));
     }
-    let repo = state.meta.repository(account_id, name).await?;
+    let repo = match ns {
+        Namespace::Private => state.meta.repository(account_id, name).await?,
+        Namespace::Public => state.meta.public_repository(account_id, name).await?,
+    };
     if let Some(r) = &repo {
         let mut entries = state.repositories.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES {

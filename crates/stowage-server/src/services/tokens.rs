@@ -1,6 +1,8 @@
 //! Registry authorization tokens (spec §3.1): the password of `docker login`,
 //! a MAC'd statement of principal and account with a 12-hour expiry, verified
-//! without a lookup on any node and voided by rotating the token key.
+//! without a lookup on any node and voided by rotating the token key. The public
+//! registry's Bearer tokens (spec §3.3) are MAC'd the same way: {principal or
+//! anonymous, granted scopes, expiry}.
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -103,9 +105,109 @@ fn verify_with_key(key: &[u8], password: &str, now: i64) -> Result<Identity, Tok
     })
 }
 
+/// Lifetime of a public-registry Bearer token.
+pub const BEARER_LIFETIME_SECS: i64 = 900;
+
+/// What a public-registry Bearer token grants: `repository:<name>:<actions>` scopes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BearerClaims {
+    /// The caller; `None` for an anonymous token.
+    pub identity: Option<(String, String)>,
+    /// Granted (repository name, actions such as `pull`, `push`).
+    pub scopes: Vec<(String, Vec<String>)>,
+    /// Epoch seconds.
+    pub exp: i64,
+}
+
+impl BearerClaims {
+    /// The caller, when the token was issued for credentials.
+    pub fn principal(&self) -> crate::auth::Principal {
+        match &self.identity {
+            None => crate::auth::Principal::Anonymous,
+            Some((account_id, principal_arn)) => crate::auth::Principal::Authenticated(Identity {
+                account_id: account_id.clone(),
+                principal_arn: principal_arn.clone(),
+            }),
+        }
+    }
+
+    /// Whether the token grants `action` (`pull`, `push`, `delete`) on `repository`.
+    pub fn allows(&self, repository: &str, action: &str) -> bool {
+        self.scopes
+            .iter()
+            .any(|(name, actions)| name == repository && actions.iter().any(|a| a == action || a == "*"))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct BearerEnvelope {
+    v: u8,
+    #[serde(flatten)]
+    claims: BearerClaims,
+}
+
+/// Issues a Bearer token for `claims`.
+pub async fn issue_bearer(state: &AppState, claims: BearerClaims) -> Result<String, stowage_meta::MetaError> {
+    let key = state.token_keys.current(&state.meta).await?;
+    Ok(sign_bearer(&key, claims))
+}
+
+fn sign_bearer(key: &[u8], claims: BearerClaims) -> String {
+    let envelope = BearerEnvelope { v: 2, claims };
+    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&envelope).expect("claims serialize"));
+    let tag = URL_SAFE_NO_PAD.encode(mac(key, &payload).finalize().into_bytes());
+    format!("{payload}.{tag}")
+}
+
+/// Verifies a Bearer token at `now` (epoch seconds).
+pub async fn verify_bearer(
+    state: &AppState,
+    token: &str,
+    now: i64,
+) -> Result<Result<BearerClaims, TokenError>, stowage_meta::MetaError> {
+    let key = state.token_keys.current(&state.meta).await?;
+    Ok(verify_bearer_with_key(&key, token, now))
+}
+
+fn verify_bearer_with_key(key: &[u8], token: &str, now: i64) -> Result<BearerClaims, TokenError> {
+    let (payload, tag) = token.split_once('.').ok_or(TokenError::Invalid)?;
+    let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| TokenError::Invalid)?;
+    mac(key, payload).verify_slice(&tag).map_err(|_| TokenError::Invalid)?;
+    let raw = URL_SAFE_NO_PAD.decode(payload).map_err(|_| TokenError::Invalid)?;
+    let envelope: BearerEnvelope = serde_json::from_slice(&raw).map_err(|_| TokenError::Invalid)?;
+    if envelope.v != 2 {
+        return Err(TokenError::Invalid);
+    }
+    if now >= envelope.claims.exp {
+        return Err(TokenError::Expired);
+    }
+    Ok(envelope.claims)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bearer_tokens_and_passwords_do_not_mix() {
+        let key = b"k1";
+        let claims = BearerClaims {
+            identity: None,
+            scopes: vec![("a/b".into(), vec!["pull".into()])],
+            exp: 1000,
+        };
+        let t = sign_bearer(key, claims.clone());
+        assert_eq!(verify_bearer_with_key(key, &t, 999), Ok(claims.clone()));
+        assert!(claims.allows("a/b", "pull") && !claims.allows("a/b", "push") && !claims.allows("a", "pull"));
+        assert_eq!(verify_bearer_with_key(key, &t, 1000), Err(TokenError::Expired));
+        assert_eq!(verify_bearer_with_key(b"k2", &t, 1), Err(TokenError::Invalid));
+        // A registry password is not a Bearer token, nor the other way round.
+        assert_eq!(verify_with_key(key, &t, 1), Err(TokenError::Invalid));
+        assert_eq!(
+            verify_bearer_with_key(key, &token(key, 1000), 1),
+            Err(TokenError::Invalid)
+        );
+    }
 
     fn token(key: &[u8], exp: i64) -> String {
         let claims = Claims {

@@ -55,7 +55,7 @@ impl Aws {
 
     /// Runs `aws <line> --endpoint-url … --region us-east-1 --output json`;
     /// returns (exit code, stdout, stderr).
-    async fn exec(&self, line: &str) -> (i32, String, String) {
+    pub(crate) async fn exec(&self, line: &str) -> (i32, String, String) {
         let mut cmd = Command::new(&self.bin);
         cmd.args(line.split_whitespace());
         cmd.args(["--endpoint-url", &self.endpoint]);

@@ -19,6 +19,7 @@ mod registry_uploads;
 mod authz;
 mod ecr_boto3;
 mod ecr_cli;
+mod ecr_public;
 
 mod audit;
 mod gc;

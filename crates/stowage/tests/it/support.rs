@@ -48,6 +48,8 @@ pub fn require_env(name: &str) -> String {
 pub struct TestServer {
     child: Option<Child>,
     pub addr: SocketAddr,
+    /// The public registry's address (ECR Public), when started with `--public-listen`.
+    pub public_addr: Option<SocketAddr>,
     pub data_dir: PathBuf,
     _dir: Option<tempfile::TempDir>,
     pub db: Db,
@@ -83,6 +85,7 @@ impl TestServer {
         let mut s = TestServer {
             child: None,
             addr: "127.0.0.1:0".parse().unwrap(),
+            public_addr: None,
             data_dir,
             _dir: Some(dir),
             db,
@@ -131,9 +134,17 @@ impl TestServer {
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
         let log = self.log.clone();
+        let public_listen = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+        let public_seen = public_listen.clone();
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                // The public registry's address is logged before the main one.
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                    && let Some(public) = v.get("public_listen").and_then(|l| l.as_str())
+                {
+                    *public_seen.lock().unwrap() = Some(public.to_string());
+                }
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
                     && let Some(listen) = v.get("listen").and_then(|l| l.as_str())
                     && let Some(tx) = tx.take()
@@ -148,6 +159,7 @@ impl TestServer {
             .recv_timeout(Duration::from_secs(60))
             .expect("stowage did not report its address");
         self.addr = listen.parse().unwrap();
+        self.public_addr = public_listen.lock().unwrap().as_ref().map(|a| a.parse().unwrap());
         self.child = Some(child);
     }
 
@@ -284,8 +296,26 @@ impl TestServer {
 
     /// Calls an ECR operation signed with the admin's key; returns status and JSON body.
     pub async fn ecr(&self, operation: &str, input: serde_json::Value) -> (u16, serde_json::Value) {
+        self.signed_json("AmazonEC2ContainerRegistry_V20150921", "ecr", operation, input)
+            .await
+    }
+
+    /// Calls an ECR Public operation (`SpencerFrontendService`, signing name
+    /// `ecr-public`) signed with the admin's key; returns status and JSON body.
+    pub async fn ecr_public(&self, operation: &str, input: serde_json::Value) -> (u16, serde_json::Value) {
+        self.signed_json("SpencerFrontendService", "ecr-public", operation, input)
+            .await
+    }
+
+    async fn signed_json(
+        &self,
+        prefix: &str,
+        service: &str,
+        operation: &str,
+        input: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
         let body = input.to_string();
-        let target = format!("AmazonEC2ContainerRegistry_V20150921.{operation}");
+        let target = format!("{prefix}.{operation}");
         let base = vec![
             ("content-type".to_string(), "application/x-amz-json-1.1".to_string()),
             ("host".to_string(), self.host()),
@@ -302,7 +332,7 @@ impl TestServer {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs() as i64;
-        let extra = stowage_core::sigv4::sign(&req, &self.admin_credentials(), "us-east-1", "ecr", now);
+        let extra = stowage_core::sigv4::sign(&req, &self.admin_credentials(), "us-east-1", service, now);
         let mut builder = self.anon.post(self.url("/"));
         for (k, v) in base.iter().chain(extra.iter()).filter(|(k, _)| k != "host") {
             builder = builder.header(k.as_str(), v.as_str());
