@@ -55,7 +55,10 @@ pub fn spawn(state: AppState) -> Workers {
             }
         }));
     }
-    tasks.spawn(crate::services::audit::write_until_stopped(state.clone(), stopped.clone()));
+    tasks.spawn(crate::services::audit::write_until_stopped(
+        state.clone(),
+        stopped.clone(),
+    ));
     Workers { stop, tasks }
 }
 

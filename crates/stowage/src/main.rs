@@ -151,10 +151,6 @@ async fn main() -> anyhow::Result<()> {
             let state = stowage::open(&config, None).await?;
             stowage::commands::lifecycle::execute(&state, command, &mut std::io::stdout().lock()).await
         }
-        Command::Lifecycle { command } => {
-            let state = stowage::open(&config, None).await?;
-            stowage::commands::lifecycle::execute(&state, command, &mut std::io::stdout().lock()).await
-        }
         Command::Audit(args) => {
             let state = stowage::open(&config, None).await?;
             stowage::commands::audit::execute(&state, args, &mut std::io::stdout().lock()).await

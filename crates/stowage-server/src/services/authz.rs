@@ -68,7 +68,10 @@ impl<K, V> Default for TtlCache<K, V> {
 impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     fn get(&self, key: &K) -> Option<V> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.get(key).filter(|(at, _)| at.elapsed() < TTL).map(|(_, v)| v.clone())
+        entries
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < TTL)
+            .map(|(_, v)| v.clone())
     }
 
     fn put(&self, key: K, value: V) {
@@ -107,7 +110,11 @@ impl PolicyCache {
 
     /// Forgets every principal's identity policies (after a group or managed-policy change).
     pub fn forget_principals(&self) {
-        self.identities.entries.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.identities
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// Forgets a repository's policy and tags (after a change on this node).
@@ -202,7 +209,12 @@ fn caller_arn(principal: &Principal) -> String {
 }
 
 /// The condition keys of the request (§5.5).
-fn context(state: &AppState, caller: &stowage_policy::Principal, repo: &RepositoryFacts, facts: &RequestFacts) -> Context {
+fn context(
+    state: &AppState,
+    caller: &stowage_policy::Principal,
+    repo: &RepositoryFacts,
+    facts: &RequestFacts,
+) -> Context {
     let now = stowage_meta::now_ms();
     let mut ctx = Context::new().with_principal(caller);
     ctx.set(keys::CURRENT_TIME, rfc3339(now / 1000));

@@ -1,8 +1,8 @@
 //! Business rules, callable without HTTP: the registry API (and later the ECR
 //! API and the console) call these.
 
-pub mod authz;
 pub mod audit;
+pub mod authz;
 pub mod credentials;
 pub mod downloads;
 pub mod gc;

@@ -65,10 +65,12 @@ status, _, body = raw_post("SomethingElse_20200101.DescribeRepositories", b"{}")
 expect_raw_error("UnknownOperationException", status, body)
 ok("foreign target prefix -> UnknownOperationException")
 
-expect_error("ValidationException", ecr.get_registry_policy)
-e = expect_error("ValidationException", ecr.get_repository_policy, repositoryName="anything")
+expect_error("ValidationException", ecr.get_registry_scanning_configuration)
+e = expect_error(
+    "ValidationException", ecr.describe_image_scan_findings, repositoryName="anything", imageId={"imageTag": "x"}
+)
 assert "not supported" in e.response["Error"]["Message"], e.response["Error"]
-ok("modelled but not yet served ops (GetRegistryPolicy, GetRepositoryPolicy) -> ValidationException")
+ok("modelled but not yet served ops (GetRegistryScanningConfiguration, DescribeImageScanFindings) -> ValidationException")
 
 for bad in (b'{"repositoryNames": [', b"[]", b'{"repositoryNames": "notalist"}'):
     status, _, body = raw_post(DESCRIBE, bad)
