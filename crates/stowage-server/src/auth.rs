@@ -94,6 +94,10 @@ impl fmt::Display for Action {
 pub struct Identity {
     pub account_id: String,
     pub principal_arn: String,
+    /// The access key id of the temporary credentials (`ASIA…`) the caller
+    /// signed with, directly or through a login password: their session
+    /// policy applies too.
+    pub session_key: Option<String>,
 }
 
 /// Who is calling.

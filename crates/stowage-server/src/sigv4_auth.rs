@@ -81,6 +81,7 @@ pub async fn authenticate(
         identity: Identity {
             account_id: key.account_id,
             principal_arn: key.principal_arn,
+            session_key: key.session_token.is_some().then(|| akid.clone()),
         },
         access_key_id: akid,
     })

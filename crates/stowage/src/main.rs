@@ -188,6 +188,7 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             let who = Identity {
                 principal_arn: credentials::user_arn(&account, &user),
                 account_id: account,
+                session_key: None,
             };
             let token = tokens::issue(&state, &who, stowage_meta::now_ms() / 1000, lifetime_seconds).await?;
             println!("{}", token.password);

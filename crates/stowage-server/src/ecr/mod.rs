@@ -18,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, header};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use stowage_core::sigv4::{self, Secret, SignedRequest};
 use stowage_meta::Repository;
 
 pub use error::EcrError;
@@ -28,7 +27,6 @@ use crate::AppState;
 use crate::auth::{self, Identity, Principal};
 use crate::ops::RequestInfo;
 use crate::services::authz::{self, RequestFacts};
-use crate::services::credentials::{self, KeyProblem};
 use crate::services::repositories::Namespace;
 
 /// Largest request body: a 20 MiB `UploadLayerPart` part, base64-encoded, plus JSON.
@@ -120,7 +118,7 @@ async fn handle(state: &AppState, req: Request, endpoint: &mut &'static str) -> 
     *endpoint = op.name();
 
     let input = input_object(&body)?;
-    let account = registry_id(&input, state)?;
+    let account = registry_id(&input, &identity)?;
     let resource_arn = resource_arn(op, &input, state, &account);
     let repository = match resource_repository_name(&input, &resource_arn) {
         Some(name) => crate::services::repositories::lookup(state, &account, &name).await?,
@@ -199,7 +197,8 @@ pub(crate) fn input_object(body: &[u8]) -> Result<Value, EcrError> {
     Ok(input)
 }
 
-/// Verifies the SigV4 signature (signing name `service`, scoped to `region`) and returns the caller.
+/// Verifies the SigV4 signature (signing name `service`, scoped to `region`)
+/// and returns the caller.
 pub(crate) async fn authenticate(
     state: &AppState,
     parts: &http::request::Parts,
@@ -207,50 +206,18 @@ pub(crate) async fn authenticate(
     service: &str,
     region: &str,
 ) -> Result<Identity, EcrError> {
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let signed = SignedRequest {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query().unwrap_or(""),
-        headers: &headers,
-        body,
-    };
-    let auth_header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let Some(auth_header) = auth_header else {
-        return Err(sigv4::SigV4Error::MissingAuthenticationToken.into());
-    };
-    let akid = sigv4::parse_authorization(auth_header)?.access_key_id;
-    let key = match credentials::key_secret(state, &akid).await? {
-        Ok(k) => Some(k),
-        Err(KeyProblem::Expired) => return Err(sigv4::SigV4Error::ExpiredToken.into()),
-        Err(KeyProblem::Unrecognized) => None,
-    };
-    let now = stowage_meta::now_ms() / 1000;
-    let secret = key.as_ref().map(|k| Secret {
-        secret_access_key: k.secret_access_key.clone(),
-        session_token: k.session_token.clone(),
-    });
-    sigv4::verify(&signed, service, region, now, |_| secret)?;
-    let key = key.expect("verify succeeds only with a known key");
-    Ok(Identity {
-        account_id: key.account_id,
-        principal_arn: key.principal_arn,
-    })
+    match crate::sigv4_auth::authenticate(state, parts, body, service, region).await {
+        Ok(caller) => Ok(caller.identity),
+        Err(crate::sigv4_auth::AuthnError::SigV4(e)) => Err(e.into()),
+        Err(crate::sigv4_auth::AuthnError::Meta(e)) => Err(e.into()),
+    }
 }
 
-/// The `registryId` of the request (12 digits), defaulting to this registry's account.
-pub(crate) fn registry_id(input: &Value, state: &AppState) -> Result<String, EcrError> {
+/// The `registryId` of the request (12 digits), defaulting to the caller's
+/// own registry (spec §1.6).
+pub(crate) fn registry_id(input: &Value, caller: &Identity) -> Result<String, EcrError> {
     match input.get("registryId") {
-        None | Some(Value::Null) => Ok(state.config.account_id.clone()),
+        None | Some(Value::Null) => Ok(caller.account_id.clone()),
         Some(Value::String(id)) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => Ok(id.clone()),
         Some(other) => Err(EcrError::invalid_parameter(format!(
             "Invalid parameter at 'registryId' failed to satisfy constraint: 'must satisfy regular expression '[0-9]{{12}}'' (got {other})"

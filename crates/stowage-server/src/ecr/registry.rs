@@ -22,13 +22,15 @@ pub async fn get_authorization_token(ctx: &ApiCtx, input: Value) -> Result<Value
     {
         return Err(EcrError::invalid_parameter("registryIds must be 12-digit account ids"));
     }
-    let token = tokens::issue(
-        &ctx.state,
-        &ctx.identity,
-        stowage_meta::now_ms() / 1000,
-        tokens::TOKEN_LIFETIME_SECS,
-    )
-    .await?;
+    let now = stowage_meta::now_ms() / 1000;
+    // A password from temporary credentials ends when they do.
+    let mut lifetime = tokens::TOKEN_LIFETIME_SECS;
+    if let Some(key) = &ctx.identity.session_key
+        && let Some(expires_ms) = ctx.state.meta.access_key(key).await?.and_then(|k| k.expires_at)
+    {
+        lifetime = lifetime.min(expires_ms / 1000 - now).max(1);
+    }
+    let token = tokens::issue(&ctx.state, &ctx.identity, now, lifetime).await?;
     let data: Vec<Value> = ids
         .iter()
         .map(|_| {

@@ -98,7 +98,7 @@ pub(crate) async fn handle(
         .ok_or_else(|| EcrError::new("UnknownOperationException", format!("unknown operation '{name}'")))?;
     *endpoint = op.name();
     let input = ecr::input_object(body)?;
-    let account = ecr::registry_id(&input, state)?;
+    let account = ecr::registry_id(&input, &identity)?;
     let ctx = ApiCtx {
         state: state.clone(),
         identity,

@@ -17,7 +17,7 @@ use stowage_meta::{MetaError, Repository};
 use stowage_policy::{Context, Decision, Policy, PolicySet, keys};
 
 use crate::AppState;
-use crate::auth::{AuthError, Principal, Resource};
+use crate::auth::{AuthError, Identity, Principal, Resource};
 
 /// How long loaded policies are reused.
 pub const TTL: Duration = Duration::from_secs(1);
@@ -98,6 +98,7 @@ struct RepositoryFacts {
 #[derive(Default)]
 pub struct PolicyCache {
     identities: TtlCache<String, Arc<Vec<Policy>>>,
+    sessions: TtlCache<String, Option<Arc<Policy>>>,
     repositories: TtlCache<i64, RepositoryFacts>,
     registries: TtlCache<String, Option<Arc<Policy>>>,
 }
@@ -142,6 +143,12 @@ pub async fn authorize(
         Principal::Anonymous => Arc::new(Vec::new()),
         Principal::Authenticated(id) => identity_policies(state, &id.principal_arn).await?,
     };
+    let session = match principal {
+        Principal::Authenticated(Identity {
+            session_key: Some(key), ..
+        }) => session_policy(state, key).await?,
+        _ => None,
+    };
     let repository = match resource.repository {
         Some(repo) => repository_facts(state, repo).await?,
         None => RepositoryFacts::default(),
@@ -166,7 +173,7 @@ pub async fn authorize(
         identity: &identity_refs,
         resource: repository.policy.as_deref(),
         registry: registry.as_deref(),
-        session: None,
+        session: session.as_deref(),
     };
     let decision = stowage_policy::evaluate(&request, &set);
     crate::services::audit::authorized(principal, action, &resource, decision == Decision::Allow);
@@ -291,6 +298,22 @@ async fn identity_policies(state: &AppState, principal_arn: &str) -> Result<Arc<
 async fn load_identity_policies(state: &AppState, principal_arn: &str) -> Result<Vec<Policy>, MetaError> {
     let stored = state.meta.identity_policies(principal_arn).await?;
     Ok(crate::services::iam::parse_identity_policies(&stored))
+}
+
+/// The session policy AssumeRole was given for these temporary credentials, if any.
+async fn session_policy(state: &AppState, access_key_id: &str) -> Result<Option<Arc<Policy>>, MetaError> {
+    let key = access_key_id.to_string();
+    if let Some(hit) = state.policies.sessions.get(&key) {
+        return Ok(hit);
+    }
+    let policy = state
+        .meta
+        .session_policy(access_key_id)
+        .await?
+        .and_then(|t| parse_stored(&t, stowage_policy::PolicyKind::Identity, access_key_id))
+        .map(Arc::new);
+    state.policies.sessions.put(key, policy.clone());
+    Ok(policy)
 }
 
 async fn repository_facts(state: &AppState, repo: &Repository) -> Result<RepositoryFacts, MetaError> {

@@ -23,6 +23,9 @@ struct Claims {
     arn: String,
     sid: String,
     exp: i64,
+    /// The temporary access key the token was issued to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
 }
 
 /// An issued token.
@@ -65,6 +68,7 @@ pub async fn issue(
         arn: who.principal_arn.clone(),
         sid: uuid::Uuid::new_v4().simple().to_string(),
         exp: now + lifetime_secs,
+        key: who.session_key.clone(),
     };
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("claims serialize"));
     let tag = URL_SAFE_NO_PAD.encode(mac(&key, &payload).finalize().into_bytes());
@@ -102,6 +106,7 @@ fn verify_with_key(key: &[u8], password: &str, now: i64) -> Result<Identity, Tok
     Ok(Identity {
         account_id: claims.account,
         principal_arn: claims.arn,
+        session_key: claims.key,
     })
 }
 
@@ -127,6 +132,7 @@ impl BearerClaims {
             Some((account_id, principal_arn)) => crate::auth::Principal::Authenticated(Identity {
                 account_id: account_id.clone(),
                 principal_arn: principal_arn.clone(),
+                session_key: None,
             }),
         }
     }
@@ -216,6 +222,7 @@ mod tests {
             arn: "arn:aws:iam::123456789012:user/a".into(),
             sid: "s".into(),
             exp,
+            key: None,
         };
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
         let tag = URL_SAFE_NO_PAD.encode(mac(key, &payload).finalize().into_bytes());

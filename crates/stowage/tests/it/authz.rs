@@ -528,6 +528,26 @@ async fn another_account_pulls_only_when_both_sides_allow() {
         "{body}"
     );
 
+    // Without a registryId, B's calls are about B's own registry.
+    let (status, text) = signed(
+        &s,
+        &b_admin,
+        "ecr",
+        Some("AmazonEC2ContainerRegistry_V20150921.CreateRepository"),
+        json!({"repositoryName": "b-own"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("\"registryId\":\"222222222222\""), "{text}");
+    let (_, v) = s.ecr("DescribeRepositories", json!({})).await;
+    let names: Vec<&str> = v["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["repositoryName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["shared/app"], "A's registry does not hold B's repository");
+
     // And over the control plane, naming A's registry.
     let (status, text) = signed(
         &s,
@@ -590,6 +610,24 @@ async fn an_assumed_role_pulls_with_its_temporary_credentials() {
         session_token: Some(xml_field(&xml, "SessionToken")),
     };
     assert!(temp.access_key_id.starts_with("ASIA"), "{xml}");
+    // The login password of temporary credentials ends with them (3600 s by default).
+    let (status, text) = signed(
+        &s,
+        &temp,
+        "ecr",
+        Some("AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken"),
+        "{}".to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let expires = v["authorizationData"][0]["expiresAt"].as_f64().unwrap();
+    let now = stowage_meta::now_ms() as f64 / 1000.0;
+    assert!(
+        expires <= now + 3601.0 && expires > now + 3000.0,
+        "expiresAt {expires}, now {now}"
+    );
+
     let client = authenticated_client(&login_password(&s, &temp).await);
     let resp = client
         .get(s.url("/v2/role/app/manifests/v1"))
@@ -608,4 +646,88 @@ async fn an_assumed_role_pulls_with_its_temporary_credentials() {
         )),
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn a_session_policy_narrows_an_assumed_role() {
+    let s = TestServer::start().await;
+    let acct = account(&s).await;
+    for repo in ["narrow/a", "narrow/b"] {
+        s.create_repo(repo);
+        assert_eq!(push(&s, repo, "v1").await.0, 201);
+    }
+    let admin = s.admin_credentials();
+    let trust = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{acct}:root")}, "Action": "sts:AssumeRole"}]});
+    query(
+        &s,
+        &admin,
+        "iam",
+        &[
+            ("Action", "CreateRole"),
+            ("RoleName", "reader"),
+            ("AssumeRolePolicyDocument", &trust.to_string()),
+        ],
+    )
+    .await;
+    query(
+        &s,
+        &admin,
+        "iam",
+        &[
+            ("Action", "AttachRolePolicy"),
+            ("RoleName", "reader"),
+            ("PolicyArn", READ_ONLY),
+        ],
+    )
+    .await;
+    // The session may pull from narrow/a only, though the role reads everything.
+    let session_policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+        {"Effect": "Allow", "Action": "ecr:BatchGetImage",
+         "Resource": format!("arn:aws:ecr:us-east-1:{acct}:repository/narrow/a")}]});
+    let xml = query(
+        &s,
+        &admin,
+        "sts",
+        &[
+            ("Action", "AssumeRole"),
+            ("RoleArn", &format!("arn:aws:iam::{acct}:role/reader")),
+            ("RoleSessionName", "narrow"),
+            ("Policy", &session_policy.to_string()),
+        ],
+    )
+    .await;
+    let temp = Credentials {
+        access_key_id: xml_field(&xml, "AccessKeyId"),
+        secret_access_key: xml_field(&xml, "SecretAccessKey"),
+        session_token: Some(xml_field(&xml, "SessionToken")),
+    };
+    let client = authenticated_client(&login_password(&s, &temp).await);
+    let get = |repo: &str| {
+        client
+            .get(s.url(&format!("/v2/{repo}/manifests/v1")))
+            .header("accept", OCI_MANIFEST)
+            .send()
+    };
+    assert_eq!(get("narrow/a").await.unwrap().status(), 200);
+    let resp = get("narrow/b").await.unwrap();
+    assert_eq!(resp.status(), 403);
+    let body: Value = resp.json().await.unwrap();
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("because no session policy allows the ecr:BatchGetImage action"),
+        "{message}"
+    );
+    // Control-plane calls signed with the session's keys are narrowed the same way.
+    let (status, text) = signed(
+        &s,
+        &temp,
+        "ecr",
+        Some("AmazonEC2ContainerRegistry_V20150921.DescribeRepositories"),
+        "{}".to_string(),
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("AccessDeniedException"), "{text}");
 }
