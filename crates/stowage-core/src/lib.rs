@@ -1,6 +1,7 @@
 //! Types with no I/O that every other Stowage crate shares: content digests,
 //! repository names, tags and references, manifest parsing and media types,
-//! the registry API's error codes, and the limits of the wire contract.
+//! the registry API's error codes, the limits of the wire contract, and the AWS
+//! query protocol's form parameters.
 
 pub mod digest;
 pub mod lifecycle;
@@ -9,6 +10,7 @@ pub mod manifest;
 pub mod mutability;
 pub mod name;
 pub mod oci_error;
+pub mod query;
 pub mod reference;
 pub mod sigv4;
 

@@ -1,6 +1,7 @@
 //! The query protocol's one error type and its wire form: an `ErrorResponse`
 //! XML body with IAM's (or STS's) code and HTTP status.
 
+use stowage_core::query::ParamError;
 use stowage_core::sigv4::SigV4Error;
 
 use crate::services::iam::IamError;
@@ -54,6 +55,12 @@ impl From<IamError> for QueryError {
             }
         };
         Self::new(code, status, message)
+    }
+}
+
+impl From<ParamError> for QueryError {
+    fn from(e: ParamError) -> Self {
+        IamError::Validation(e.0).into()
     }
 }
 

@@ -1,9 +1,9 @@
 //! Groups: CreateGroup, DeleteGroup, membership, and the group's policies
 //! (which apply to every member).
 
+use stowage_core::query::Params;
 use stowage_meta::{Entity, EntityKind};
 
-use super::query::Params;
 use super::users::named_user;
 use super::xml::{self, Xml};
 use super::{QueryCtx, QueryError, Reply};

@@ -1,7 +1,8 @@
 //! Access keys: CreateAccessKey, DeleteAccessKey, ListAccessKeys (for the
 //! named user, or the caller).
 
-use super::query::Params;
+use stowage_core::query::Params;
+
 use super::users::user_or_caller;
 use super::xml::{self, Xml};
 use super::{QueryCtx, Reply, page, truncation};

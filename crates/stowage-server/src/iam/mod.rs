@@ -8,7 +8,6 @@ mod error;
 mod groups;
 mod keys;
 mod policies;
-pub mod query;
 mod roles;
 mod sts;
 mod users;
@@ -18,14 +17,14 @@ use axum::body::to_bytes;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
+use stowage_core::query::Params;
 use stowage_meta::EntityKind;
 
 pub use error::QueryError;
-use query::Params;
 
 use crate::AppState;
 use crate::auth::{self, Principal};
-use crate::ops::RequestInfo;
+use crate::ops::{ErrorCode, RequestInfo};
 use crate::services::authz::{self, RequestFacts};
 use crate::services::iam::{self as svc, IamError};
 use crate::sigv4_auth::{self, Authenticated, AuthnError};
@@ -132,14 +131,16 @@ pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let mut endpoint = "UnknownOperation";
     let mut service = Service::Iam;
     let result = handle(&state, req, &mut endpoint, &mut service).await;
-    let (status, body) = match result {
+    let (status, body, code) = match result {
         Ok(result) => (
             StatusCode::OK,
             xml::response(endpoint, service.namespace(), result, &request_id),
+            None,
         ),
         Err(e) => (
             StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
             xml::error(service.namespace(), e.sender, e.code, &e.message, &request_id),
+            Some(e.code),
         ),
     };
     let mut resp = (
@@ -155,6 +156,9 @@ pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         endpoint,
         repository: None,
     });
+    if let Some(code) = code {
+        resp.extensions_mut().insert(ErrorCode(code));
+    }
     resp
 }
 

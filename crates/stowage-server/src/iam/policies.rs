@@ -1,7 +1,8 @@
 //! Managed policies: CreatePolicy, GetPolicy, DeletePolicy, ListPolicies
 //! (AWS-managed ones with `Scope=AWS`, the account's own with `Local`).
 
-use super::query::Params;
+use stowage_core::query::Params;
+
 use super::xml::{self, Xml};
 use super::{QueryCtx, QueryError, Reply, page, truncation};
 use crate::services::iam::{self as svc, IamError, PolicyView, Scope};

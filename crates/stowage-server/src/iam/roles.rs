@@ -1,9 +1,9 @@
 //! Roles: CreateRole (with its trust policy), GetRole, DeleteRole, and the
 //! role's policies (which its sessions act with).
 
+use stowage_core::query::Params;
 use stowage_meta::{Entity, EntityKind};
 
-use super::query::Params;
 use super::xml::{self, Xml};
 use super::{QueryCtx, QueryError, Reply, encode_document, tags};
 use crate::services::iam::{self as svc, NewEntity};

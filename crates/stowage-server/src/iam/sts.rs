@@ -1,7 +1,8 @@
 //! STS: GetCallerIdentity (no permission needed) and AssumeRole (temporary
 //! `ASIA…` credentials acting as `arn:aws:sts::<acct>:assumed-role/<role>/<session>`).
 
-use super::query::Params;
+use stowage_core::query::Params;
+
 use super::xml::{self, Xml};
 use super::{QueryCtx, Reply};
 use crate::services::iam::{self as svc, AssumeRole};

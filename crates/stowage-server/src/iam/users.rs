@@ -1,9 +1,9 @@
 //! User operations: CreateUser, DeleteUser, GetUser, ListUsers, the user's
 //! inline policies and its attached managed policies.
 
+use stowage_core::query::Params;
 use stowage_meta::{Entity, EntityKind};
 
-use super::query::Params;
 use super::xml::{self, Xml};
 use super::{QueryCtx, Reply, encode_document, page, tags, truncation};
 use crate::services::iam::{self as svc, NewEntity};

@@ -165,6 +165,24 @@ fn names(v: &Value, list: &str, member: &str) -> Vec<String> {
         .collect()
 }
 
+/// `stowage audit --result denied` once it holds at least `n` entries (it is written in the background).
+async fn denied_entries(s: &TestServer, n: usize) -> Vec<Value> {
+    let started = std::time::Instant::now();
+    loop {
+        let out = s.admin(&["audit", "--result", "denied"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let entries: Vec<Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            .collect();
+        if entries.len() >= n || started.elapsed() > Duration::from_secs(20) {
+            return entries;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn users_keys_policies_and_groups_with_the_aws_cli() {
     let s = TestServer::start().await;
@@ -222,6 +240,28 @@ async fn users_keys_policies_and_groups_with_the_aws_cli() {
             "User: {alice_arn} is not authorized to perform: iam:ListUsers on resource: * because no identity-based policy allows the iam:ListUsers action"
         )
     );
+    aws.fails(
+        &alice,
+        &["iam", "create-user", "--user-name", "mallory"],
+        "AccessDenied",
+    )
+    .await;
+    // Both denials reach the audit trail with IAM's error code.
+    let denied = denied_entries(&s, 2).await;
+    let seen: Vec<_> = denied
+        .iter()
+        .map(|e| (e["action"].as_str(), e["errorCode"].as_str(), e["status"].as_u64()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (Some("iam:ListUsers"), Some("AccessDenied"), Some(403)),
+            (Some("iam:CreateUser"), Some("AccessDenied"), Some(403)),
+        ],
+        "{denied:?}"
+    );
+    assert_eq!(denied[1]["principal"], json!(alice_arn));
+    assert_eq!(denied[1]["operation"], "CreateUser");
 
     // Inline policies: validated with IAM's messages, read back as documents.
     let no_resource = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*"}]}"#;

@@ -1,16 +1,20 @@
 //! The AWS query protocol's request side: a form-encoded body of
 //! `Action=…&Version=…&Name=value`, with lists flattened as
-//! `Tags.member.1.Key=…&Tags.member.1.Value=…`.
+//! `Tags.member.1.Key=…&Tags.member.1.Value=…`, and AWS's messages for missing
+//! or malformed parameters.
 
 use std::collections::BTreeMap;
-
-use crate::services::iam::IamError;
 
 /// The parameters of one request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Params {
     values: BTreeMap<String, String>,
 }
+
+/// A missing or malformed parameter; `Display` is AWS's `ValidationError` message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParamError(pub String);
 
 impl Params {
     /// Parses a form-encoded body (later duplicates win, as in AWS).
@@ -20,15 +24,27 @@ impl Params {
         }
     }
 
+    /// The form-encoded body that parses back to these parameters.
+    pub fn encode(&self) -> String {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&self.values)
+            .finish()
+    }
+
+    /// Every parameter, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// A parameter, `None` when absent.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
     }
 
-    /// A parameter the operation requires (`ValidationError` when absent).
-    pub fn required(&self, name: &str) -> Result<&str, IamError> {
+    /// A parameter the operation requires (an error when absent).
+    pub fn required(&self, name: &str) -> Result<&str, ParamError> {
         self.get(name).ok_or_else(|| {
-            IamError::Validation(format!(
+            ParamError(format!(
                 "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
                 lower_first(name)
             ))
@@ -36,11 +52,11 @@ impl Params {
     }
 
     /// An integer parameter.
-    pub fn int(&self, name: &str) -> Result<Option<i64>, IamError> {
+    pub fn int(&self, name: &str) -> Result<Option<i64>, ParamError> {
         self.get(name)
             .map(|v| {
                 v.parse().map_err(|_| {
-                    IamError::Validation(format!(
+                    ParamError(format!(
                         "1 validation error detected: Value '{v}' at '{}' failed to satisfy constraint: Member must be a number",
                         lower_first(name)
                     ))
@@ -88,6 +104,8 @@ fn lower_first(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -117,5 +135,40 @@ mod tests {
         );
         assert_eq!(p.int("DurationSeconds").unwrap(), None);
         assert!(Params::parse(b"DurationSeconds=x").int("DurationSeconds").is_err());
+    }
+
+    #[test]
+    fn later_duplicates_win_and_odd_members_are_skipped() {
+        let p = Params::parse(b"A=1&A=2&Tags.member.x.Key=k&Tags.member.3=v&Tags.member.4.Value=only&B");
+        assert_eq!(p.get("A"), Some("2"));
+        assert_eq!(p.get("B"), Some(""));
+        assert_eq!(p.members("Tags").len(), 2);
+        assert_eq!(p.tags("Tags"), Vec::<(String, String)>::new());
+        assert!(Params::parse(b"X=TRUE").bool("X"));
+        assert!(!Params::parse(b"X=1").bool("X"));
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_bytes(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let p = Params::parse(&body);
+            let _ = (p.get("Action"), p.required("UserName"), p.int("MaxItems"), p.bool("X"));
+            let _ = p.tags("Tags");
+            prop_assert_eq!(Params::parse(p.encode().as_bytes()), p);
+        }
+
+        #[test]
+        fn encoded_tags_round_trip(tags in proptest::collection::vec((".*", ".*"), 0..15)) {
+            // Written out of order, as a client may: members are ordered by index, not position.
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("Action", "TagUser");
+            for (i, (k, v)) in tags.iter().enumerate().rev() {
+                form.append_pair(&format!("Tags.member.{}.Value", i + 1), v);
+                form.append_pair(&format!("Tags.member.{}.Key", i + 1), k);
+            }
+            let p = Params::parse(form.finish().as_bytes());
+            prop_assert_eq!(p.get("Action"), Some("TagUser"));
+            prop_assert_eq!(p.tags("Tags"), tags);
+        }
     }
 }
