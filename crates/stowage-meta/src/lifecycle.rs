@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use sqlx::Row;
 use stowage_core::Digest;
 
 use crate::manifests::delete_manifest_in;
@@ -157,55 +158,10 @@ impl Meta {
 
     /// Every image of a repository with its tags, times and role, oldest first.
     pub async fn lifecycle_images(&self, repository_id: i64) -> Result<Vec<LifecycleImage>, MetaError> {
-        let rows = sqlx::query(
-            "SELECT digest, pushed_at, last_pulled_at, subject_digest FROM manifests \
-             WHERE repository_id = $1 ORDER BY pushed_at, digest",
-        )
-        .bind(repository_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let children: HashSet<String> =
-            sqlx::query("SELECT DISTINCT child_digest FROM manifest_children WHERE repository_id = $1")
-                .bind(repository_id)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| get(r, "child_digest"))
-                .collect::<Result<_, _>>()?;
-        let mut tags: HashMap<String, Vec<String>> = HashMap::new();
-        for r in sqlx::query("SELECT digest, name FROM tags WHERE repository_id = $1")
-            .bind(repository_id)
-            .fetch_all(&self.pool)
-            .await?
-        {
-            tags.entry(get(&r, "digest")?).or_default().push(get(&r, "name")?);
-        }
-        let present: HashSet<String> = rows
-            .iter()
-            .map(|r| get::<String>(r, "digest"))
-            .collect::<Result<_, _>>()?;
-        let mut images = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let digest: String = get(r, "digest")?;
-            let subject: Option<String> = get(r, "subject_digest")?;
-            let role = if children.contains(&digest) {
-                ImageRole::Child
-            } else if subject.is_some_and(|s| present.contains(&s)) {
-                ImageRole::Referrer
-            } else {
-                ImageRole::Own
-            };
-            let mut image_tags = tags.remove(&digest).unwrap_or_default();
-            image_tags.sort();
-            images.push(LifecycleImage {
-                digest: parse_digest(&digest)?,
-                tags: image_tags,
-                pushed_at: get(r, "pushed_at")?,
-                last_pulled_at: get(r, "last_pulled_at")?,
-                role,
-            });
-        }
-        Ok(images)
+        let mut tx = self.read_tx().await?;
+        let snapshot = Snapshot::load(&mut tx, repository_id).await?;
+        tx.rollback().await?;
+        Ok(snapshot.images())
     }
 
     /// Expires the selected images, oldest first, with what follows them (see
@@ -217,41 +173,44 @@ impl Meta {
         dry_run: bool,
     ) -> Result<ExpiryOutcome, MetaError> {
         if dry_run {
-            return self.preview_expiry(repository_id, selected).await;
+            return self.preview_lifecycle(repository_id, |_| selected.to_vec()).await;
         }
         let mut outcome = ExpiryOutcome::default();
         for chunk in selected.chunks(EXPIRY_BATCH) {
             let mut tx = self.write_tx().await?;
-            let mut blobs = HashSet::new();
             let mut view = InTx {
                 tx: &mut tx,
                 repository_id,
+                blobs: HashSet::new(),
             };
             for s in chunk {
-                expire_one(&mut view, s, &mut outcome.images, &mut blobs).await?;
+                expire_one(&mut view, s, &mut outcome.images).await?;
             }
+            let blobs = view.blobs;
             outcome.reclaimable_bytes += unreferenced_bytes(&mut tx, &blobs).await?;
             tx.commit().await?;
         }
         Ok(outcome)
     }
 
-    /// A dry run: the same walk over a snapshot read in a read-only
-    /// transaction, so writers of any repository never wait for it.
-    async fn preview_expiry(&self, repository_id: i64, selected: &[Expiring]) -> Result<ExpiryOutcome, MetaError> {
+    /// A dry run of the images `select` picks among the repository's: one
+    /// snapshot read in a read-only transaction, so writers never wait for it.
+    pub async fn preview_lifecycle(
+        &self,
+        repository_id: i64,
+        select: impl FnOnce(&[LifecycleImage]) -> Vec<Expiring>,
+    ) -> Result<ExpiryOutcome, MetaError> {
         let mut tx = self.read_tx().await?;
         let mut snapshot = Snapshot::load(&mut tx, repository_id).await?;
-        let mut outcome = ExpiryOutcome::default();
-        let mut blobs = HashSet::new();
-        for s in selected {
-            expire_one(&mut snapshot, s, &mut outcome.images, &mut blobs).await?;
-        }
-        // Blobs still used in the repository stay; ask the database about the rest.
-        // Sorted, so each batch reads neighbouring index pages.
-        let mut candidates: Vec<&String> = blobs.iter().filter(|b| !snapshot.blob_used(b)).collect();
-        candidates.sort_unstable();
-        outcome.reclaimable_bytes = unused_elsewhere_bytes(&mut tx, repository_id, &candidates).await?;
+        let selected = select(&snapshot.images());
+        snapshot.load_blobs(&mut tx, repository_id).await?;
+        let shared = shared_blobs(&mut tx, repository_id).await?;
         tx.rollback().await?;
+        let mut outcome = ExpiryOutcome::default();
+        for s in &selected {
+            expire_one(&mut snapshot, s, &mut outcome.images).await?;
+        }
+        outcome.reclaimable_bytes = snapshot.freed_bytes(&shared);
         Ok(outcome)
     }
 
@@ -394,31 +353,37 @@ fn policy_from_row(r: &sqlx::any::AnyRow) -> Result<LifecyclePolicyRecord, MetaE
 /// What the expiry walk reads and deletes: the database inside a write
 /// transaction (a real run), or an in-memory snapshot (a preview).
 trait ExpiryView {
+    /// How the view names an image.
+    type Id: Copy;
+    /// The id of the image with that digest, unless the view knows it is not there.
+    fn id(&self, digest: &Digest) -> Option<Self::Id>;
+    fn digest(&self, id: Self::Id) -> Digest;
     /// The image's push time and tags (in byte order), if it is still there.
-    async fn image(&mut self, digest: &str) -> Result<Option<(i64, Vec<String>)>, MetaError>;
+    async fn image(&mut self, id: Self::Id) -> Result<Option<(i64, Vec<String>)>, MetaError>;
     /// The images whose subject it is, oldest first.
-    async fn referrers(&mut self, digest: &str) -> Result<Vec<String>, MetaError>;
+    async fn referrers(&mut self, id: Self::Id) -> Result<Vec<Self::Id>, MetaError>;
     /// The images it lists, in digest order.
-    async fn children(&mut self, digest: &str) -> Result<Vec<String>, MetaError>;
-    /// The blobs it references.
-    async fn blobs(&mut self, digest: &str) -> Result<Vec<String>, MetaError>;
-    /// Deletes it unless an index lists it; returns whether it did.
-    async fn delete(&mut self, digest: &Digest) -> Result<bool, MetaError>;
+    async fn children(&mut self, id: Self::Id) -> Result<Vec<Self::Id>, MetaError>;
+    /// Deletes it unless an index lists it, noting the blobs it referenced;
+    /// returns whether it did.
+    async fn delete(&mut self, id: Self::Id) -> Result<bool, MetaError>;
 }
 
 /// Expires one selected image (unless its tags changed or an index lists it), its
-/// referrers and the untagged children no remaining index lists, into `out` and `blobs`.
-async fn expire_one(
-    view: &mut impl ExpiryView,
+/// referrers and the untagged children no remaining index lists, into `out`.
+async fn expire_one<V: ExpiryView>(
+    view: &mut V,
     selected: &Expiring,
     out: &mut Vec<ExpiredImage>,
-    blobs: &mut HashSet<String>,
 ) -> Result<(), MetaError> {
+    let Some(first) = view.id(&selected.digest) else {
+        return Ok(()); // gone already
+    };
     // Breadth first, so an index goes before its children: a child can only be
     // deleted once no index in the repository lists it.
-    let mut queue = VecDeque::from([(selected.digest.to_string(), Via::Selected)]);
-    while let Some((digest, via)) = queue.pop_front() {
-        let Some((pushed_at, tags)) = view.image(&digest).await? else {
+    let mut queue = VecDeque::from([(first, Via::Selected)]);
+    while let Some((id, via)) = queue.pop_front() {
+        let Some((pushed_at, tags)) = view.image(id).await? else {
             continue; // gone already
         };
         match via {
@@ -426,21 +391,18 @@ async fn expire_one(
             Via::Child if !tags.is_empty() => continue,              // tagged on its own: kept
             _ => {}
         }
-        let referrers = view.referrers(&digest).await?;
-        let children = view.children(&digest).await?;
-        let referenced = view.blobs(&digest).await?;
-        let parsed = parse_digest(&digest)?;
-        if !view.delete(&parsed).await? {
+        let referrers = view.referrers(id).await?;
+        let children = view.children(id).await?;
+        if !view.delete(id).await? {
             continue; // an index still lists it: kept
         }
         out.push(ExpiredImage {
-            digest: parsed,
+            digest: view.digest(id),
             tags,
             pushed_at,
             rule_priority: selected.rule_priority,
             follows: (via != Via::Selected).then_some(selected.digest),
         });
-        blobs.extend(referenced);
         queue.extend(referrers.into_iter().map(|d| (d, Via::Referrer)));
         queue.extend(children.into_iter().map(|d| (d, Via::Child)));
     }
@@ -451,27 +413,48 @@ async fn expire_one(
 struct InTx<'a> {
     tx: &'a mut Tx,
     repository_id: i64,
+    /// Blobs the deleted images referenced.
+    blobs: HashSet<String>,
 }
 
 impl InTx<'_> {
     /// The one text column `v` of a query bound to the repository and a digest.
-    async fn column(&mut self, sql: &'static str, digest: &str) -> Result<Vec<String>, MetaError> {
+    async fn column(&mut self, sql: &'static str, digest: &Digest) -> Result<Vec<String>, MetaError> {
         sqlx::query(sql)
             .bind(self.repository_id)
-            .bind(digest)
+            .bind(digest.to_string())
             .fetch_all(&mut **self.tx)
             .await?
             .iter()
             .map(|r| get(r, "v"))
             .collect()
     }
+
+    /// `column` parsed as digests.
+    async fn digests(&mut self, sql: &'static str, digest: &Digest) -> Result<Vec<Digest>, MetaError> {
+        self.column(sql, digest)
+            .await?
+            .iter()
+            .map(|d| parse_digest(d))
+            .collect()
+    }
 }
 
 impl ExpiryView for InTx<'_> {
-    async fn image(&mut self, digest: &str) -> Result<Option<(i64, Vec<String>)>, MetaError> {
+    type Id = Digest;
+
+    fn id(&self, digest: &Digest) -> Option<Digest> {
+        Some(*digest)
+    }
+
+    fn digest(&self, id: Digest) -> Digest {
+        id
+    }
+
+    async fn image(&mut self, digest: Digest) -> Result<Option<(i64, Vec<String>)>, MetaError> {
         let Some(row) = sqlx::query("SELECT pushed_at FROM manifests WHERE repository_id = $1 AND digest = $2")
             .bind(self.repository_id)
-            .bind(digest)
+            .bind(digest.to_string())
             .fetch_optional(&mut **self.tx)
             .await?
         else {
@@ -480,171 +463,282 @@ impl ExpiryView for InTx<'_> {
         let mut tags = self
             .column(
                 "SELECT name AS v FROM tags WHERE repository_id = $1 AND digest = $2",
-                digest,
+                &digest,
             )
             .await?;
         tags.sort();
         Ok(Some((get(&row, "pushed_at")?, tags)))
     }
 
-    async fn referrers(&mut self, digest: &str) -> Result<Vec<String>, MetaError> {
-        self.column(
+    async fn referrers(&mut self, digest: Digest) -> Result<Vec<Digest>, MetaError> {
+        self.digests(
             "SELECT digest AS v FROM manifests WHERE repository_id = $1 AND subject_digest = $2 \
              ORDER BY pushed_at, digest",
-            digest,
+            &digest,
         )
         .await
     }
 
-    async fn children(&mut self, digest: &str) -> Result<Vec<String>, MetaError> {
-        self.column(
+    async fn children(&mut self, digest: Digest) -> Result<Vec<Digest>, MetaError> {
+        self.digests(
             "SELECT child_digest AS v FROM manifest_children WHERE repository_id = $1 AND parent_digest = $2 \
              ORDER BY child_digest",
-            digest,
+            &digest,
         )
         .await
     }
 
-    async fn blobs(&mut self, digest: &str) -> Result<Vec<String>, MetaError> {
-        self.column(
-            "SELECT blob_digest AS v FROM manifest_blobs WHERE repository_id = $1 AND manifest_digest = $2",
-            digest,
-        )
-        .await
-    }
-
-    async fn delete(&mut self, digest: &Digest) -> Result<bool, MetaError> {
-        match delete_manifest_in(self.tx, self.repository_id, digest).await {
-            Ok(deleted) => Ok(deleted),
-            Err(MetaError::ManifestReferenced(_)) => Ok(false),
+    async fn delete(&mut self, digest: Digest) -> Result<bool, MetaError> {
+        let blobs = self
+            .column(
+                "SELECT blob_digest AS v FROM manifest_blobs WHERE repository_id = $1 AND manifest_digest = $2",
+                &digest,
+            )
+            .await?;
+        match delete_manifest_in(self.tx, self.repository_id, &digest).await {
+            Ok(true) => {
+                self.blobs.extend(blobs);
+                Ok(true)
+            }
+            Ok(false) | Err(MetaError::ManifestReferenced(_)) => Ok(false),
             Err(e) => Err(e),
         }
     }
 }
 
-/// A repository's images, tags, index children and blob references, read
-/// once; the walk deletes from it in memory.
+/// A repository's images, tags and index children (and, for a preview, blob
+/// references), read in one transaction; images and blobs are named by index.
 #[derive(Default)]
 struct Snapshot {
-    /// Push time of each image still there.
-    pushed_at: HashMap<String, i64>,
+    /// Each image's digest, oldest first: an image's id is its place here.
+    digests: Vec<Digest>,
+    ids: HashMap<Digest, u32>,
+    pushed_at: Vec<i64>,
+    last_pulled_at: Vec<Option<i64>>,
+    /// Whether its subject is in the repository.
+    refers: Vec<bool>,
+    /// Whether the walk has not deleted it.
+    present: Vec<bool>,
     /// Tags of each image, in byte order.
-    tags: HashMap<String, Vec<String>>,
-    /// Referrers of each subject, oldest first (including deleted ones).
-    referrers: HashMap<String, Vec<String>>,
+    tags: Vec<Vec<String>>,
+    /// Referrers of each image, oldest first (including deleted ones).
+    referrers: Vec<Vec<u32>>,
     /// Children of each remaining index, in digest order.
-    children: HashMap<String, Vec<String>>,
+    children: Vec<Vec<u32>>,
     /// How many remaining indexes list each image.
-    parents: HashMap<String, usize>,
-    /// Blobs each remaining image references.
-    blobs: HashMap<String, Vec<String>>,
-    /// How many remaining images of the repository reference each blob.
-    blob_refs: HashMap<String, usize>,
+    parents: Vec<u32>,
+    /// Blobs each remaining image references (`load_blobs`).
+    blobs: Vec<Vec<u32>>,
+    blob_ids: HashMap<Digest, u32>,
+    blob_sizes: Vec<u64>,
+    /// How many remaining images reference each blob.
+    blob_refs: Vec<u32>,
+    /// Blobs that deleted images referenced and no remaining image does.
+    freed: Vec<u32>,
 }
 
 impl Snapshot {
+    /// Reads the repository's images, tags and index children.
     async fn load(tx: &mut Tx, repository_id: i64) -> Result<Self, MetaError> {
-        let mut s = Snapshot::default();
-        let rows = sqlx::query("SELECT digest, pushed_at, subject_digest FROM manifests WHERE repository_id = $1")
-            .bind(repository_id)
-            .fetch_all(&mut **tx)
-            .await?;
-        let mut referrers: Vec<(String, i64, String)> = Vec::new();
-        for r in &rows {
-            let digest: String = get(r, "digest")?;
-            let pushed_at: i64 = get(r, "pushed_at")?;
-            if let Some(subject) = get::<Option<String>>(r, "subject_digest")? {
-                referrers.push((subject, pushed_at, digest.clone()));
+        let rows = sqlx::query(
+            "SELECT digest, pushed_at, last_pulled_at, subject_digest FROM manifests \
+             WHERE repository_id = $1 ORDER BY pushed_at, digest",
+        )
+        .bind(repository_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        let n = rows.len();
+        let mut s = Snapshot {
+            refers: vec![false; n],
+            present: vec![true; n],
+            tags: vec![Vec::new(); n],
+            referrers: vec![Vec::new(); n],
+            children: vec![Vec::new(); n],
+            parents: vec![0; n],
+            ..Snapshot::default()
+        };
+        let mut subjects = Vec::new();
+        for (id, r) in rows.iter().enumerate() {
+            let digest = parse_digest(r.try_get(0)?)?;
+            s.digests.push(digest);
+            s.ids.insert(digest, id as u32);
+            s.pushed_at.push(r.try_get(1)?);
+            s.last_pulled_at.push(r.try_get(2)?);
+            if let Some(subject) = r.try_get::<Option<&str>, _>(3)? {
+                subjects.push((id, parse_digest(subject)?));
             }
-            s.pushed_at.insert(digest, pushed_at);
         }
-        referrers.sort_unstable();
-        for (subject, _, digest) in referrers {
-            s.referrers.entry(subject).or_default().push(digest);
+        // In push order, so each image's referrers are oldest first.
+        for (id, subject) in subjects {
+            if let Some(&of) = s.ids.get(&subject) {
+                s.referrers[of as usize].push(id as u32);
+                s.refers[id] = true;
+            }
         }
         for r in sqlx::query("SELECT digest, name FROM tags WHERE repository_id = $1")
             .bind(repository_id)
             .fetch_all(&mut **tx)
             .await?
         {
-            s.tags.entry(get(&r, "digest")?).or_default().push(get(&r, "name")?);
+            if let Some(id) = s.id_of(r.try_get(0)?)? {
+                s.tags[id as usize].push(r.try_get(1)?);
+            }
         }
-        s.tags.values_mut().for_each(|t| t.sort_unstable());
+        s.tags.iter_mut().for_each(|t| t.sort_unstable());
         for r in sqlx::query("SELECT parent_digest, child_digest FROM manifest_children WHERE repository_id = $1")
             .bind(repository_id)
             .fetch_all(&mut **tx)
             .await?
         {
-            let child: String = get(&r, "child_digest")?;
-            *s.parents.entry(child.clone()).or_default() += 1;
-            s.children.entry(get(&r, "parent_digest")?).or_default().push(child);
+            // A child not in the repository is never walked to.
+            if let (Some(parent), Some(child)) = (s.id_of(r.try_get(0)?)?, s.id_of(r.try_get(1)?)?) {
+                s.children[parent as usize].push(child);
+                s.parents[child as usize] += 1;
+            }
         }
-        s.children.values_mut().for_each(|c| c.sort_unstable());
-        for r in sqlx::query("SELECT manifest_digest, blob_digest FROM manifest_blobs WHERE repository_id = $1")
-            .bind(repository_id)
-            .fetch_all(&mut **tx)
-            .await?
-        {
-            let blob: String = get(&r, "blob_digest")?;
-            *s.blob_refs.entry(blob.clone()).or_default() += 1;
-            s.blobs.entry(get(&r, "manifest_digest")?).or_default().push(blob);
-        }
+        let digests = &s.digests;
+        s.children
+            .iter_mut()
+            .for_each(|c| c.sort_unstable_by_key(|&id| digests[id as usize]));
         Ok(s)
     }
 
-    /// Whether a remaining image of the repository references the blob.
-    fn blob_used(&self, blob: &str) -> bool {
-        self.blob_refs.get(blob).is_some_and(|&n| n > 0)
+    /// Reads the blob references of the repository's images, with the blobs' sizes.
+    async fn load_blobs(&mut self, tx: &mut Tx, repository_id: i64) -> Result<(), MetaError> {
+        self.blobs = vec![Vec::new(); self.digests.len()];
+        let rows = sqlx::query(
+            "SELECT mb.manifest_digest, mb.blob_digest, b.size FROM manifest_blobs mb \
+             LEFT JOIN blobs b ON b.digest = mb.blob_digest WHERE mb.repository_id = $1",
+        )
+        .bind(repository_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        for r in &rows {
+            let Some(id) = self.id_of(r.try_get(0)?)? else {
+                continue;
+            };
+            let digest = parse_digest(r.try_get(1)?)?;
+            let next = self.blob_sizes.len() as u32;
+            let blob = *self.blob_ids.entry(digest).or_insert(next);
+            if blob == next {
+                // No blob row: nothing to free.
+                self.blob_sizes
+                    .push(r.try_get::<Option<i64>, _>(2)?.unwrap_or(0) as u64);
+                self.blob_refs.push(0);
+            }
+            self.blobs[id as usize].push(blob);
+            self.blob_refs[blob as usize] += 1;
+        }
+        Ok(())
+    }
+
+    /// The id of the image with that digest text, if it is in the snapshot.
+    fn id_of(&self, digest: &str) -> Result<Option<u32>, MetaError> {
+        Ok(self.ids.get(&parse_digest(digest)?).copied())
+    }
+
+    /// The images with their roles, oldest first.
+    fn images(&self) -> Vec<LifecycleImage> {
+        (0..self.digests.len())
+            .map(|i| LifecycleImage {
+                digest: self.digests[i],
+                tags: self.tags[i].clone(),
+                pushed_at: self.pushed_at[i],
+                last_pulled_at: self.last_pulled_at[i],
+                role: if self.parents[i] > 0 {
+                    ImageRole::Child
+                } else if self.refers[i] {
+                    ImageRole::Referrer
+                } else {
+                    ImageRole::Own
+                },
+            })
+            .collect()
+    }
+
+    /// Total size of the freed blobs, less those in `shared` (used by other repositories).
+    fn freed_bytes(&self, shared: &[String]) -> u64 {
+        let shared: HashSet<u32> = shared
+            .iter()
+            .filter_map(|d| d.parse().ok().and_then(|d: Digest| self.blob_ids.get(&d).copied()))
+            .collect();
+        self.freed
+            .iter()
+            .filter(|b| !shared.contains(b))
+            .map(|&b| self.blob_sizes[b as usize])
+            .sum()
     }
 }
 
 impl ExpiryView for Snapshot {
-    async fn image(&mut self, digest: &str) -> Result<Option<(i64, Vec<String>)>, MetaError> {
-        Ok(self
-            .pushed_at
-            .get(digest)
-            .map(|&at| (at, self.tags.get(digest).cloned().unwrap_or_default())))
+    type Id = u32;
+
+    fn id(&self, digest: &Digest) -> Option<u32> {
+        self.ids.get(digest).copied()
     }
 
-    async fn referrers(&mut self, digest: &str) -> Result<Vec<String>, MetaError> {
-        let all = self.referrers.get(digest).map(Vec::as_slice).unwrap_or_default();
-        Ok(all
-            .iter()
-            .filter(|d| self.pushed_at.contains_key(*d))
-            .cloned()
-            .collect())
+    fn digest(&self, id: u32) -> Digest {
+        self.digests[id as usize]
     }
 
-    async fn children(&mut self, digest: &str) -> Result<Vec<String>, MetaError> {
-        Ok(self.children.get(digest).cloned().unwrap_or_default())
+    async fn image(&mut self, id: u32) -> Result<Option<(i64, Vec<String>)>, MetaError> {
+        let i = id as usize;
+        Ok(self.present[i].then(|| (self.pushed_at[i], self.tags[i].clone())))
     }
 
-    async fn blobs(&mut self, digest: &str) -> Result<Vec<String>, MetaError> {
-        Ok(self.blobs.get(digest).cloned().unwrap_or_default())
+    async fn referrers(&mut self, id: u32) -> Result<Vec<u32>, MetaError> {
+        let all = &self.referrers[id as usize];
+        Ok(all.iter().copied().filter(|&r| self.present[r as usize]).collect())
     }
 
-    async fn delete(&mut self, digest: &Digest) -> Result<bool, MetaError> {
-        let digest = digest.to_string();
-        if self.parents.get(&digest).is_some_and(|&n| n > 0) {
+    async fn children(&mut self, id: u32) -> Result<Vec<u32>, MetaError> {
+        Ok(self.children[id as usize].clone())
+    }
+
+    async fn delete(&mut self, id: u32) -> Result<bool, MetaError> {
+        let i = id as usize;
+        if self.parents[i] > 0 || !self.present[i] {
             return Ok(false);
         }
-        if self.pushed_at.remove(&digest).is_none() {
-            return Ok(false);
+        // What ON DELETE CASCADE does to its children rows and blob references.
+        self.present[i] = false;
+        for child in std::mem::take(&mut self.children[i]) {
+            self.parents[child as usize] -= 1;
         }
-        // What ON DELETE CASCADE does to its tags, children rows and blob references.
-        self.tags.remove(&digest);
-        for child in self.children.remove(&digest).unwrap_or_default() {
-            if let Some(n) = self.parents.get_mut(&child) {
-                *n -= 1;
-            }
-        }
-        for blob in self.blobs.remove(&digest).unwrap_or_default() {
-            if let Some(n) = self.blob_refs.get_mut(&blob) {
-                *n -= 1;
+        for blob in std::mem::take(&mut self.blobs[i]) {
+            self.blob_refs[blob as usize] -= 1;
+            if self.blob_refs[blob as usize] == 0 {
+                self.freed.push(blob);
             }
         }
         Ok(true)
     }
+}
+
+/// Blobs of the repository that another repository's manifests reference too;
+/// none asked for when no other repository has a manifest.
+async fn shared_blobs(tx: &mut Tx, repository_id: i64) -> Result<Vec<String>, MetaError> {
+    // Two ranges rather than `<>`, so both read the primary key's index.
+    let others = sqlx::query(
+        "SELECT 1 AS one WHERE EXISTS (SELECT 1 FROM manifests WHERE repository_id < $1) \
+         OR EXISTS (SELECT 1 FROM manifests WHERE repository_id > $1)",
+    )
+    .bind(repository_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if others.is_none() {
+        return Ok(Vec::new());
+    }
+    sqlx::query(
+        "SELECT DISTINCT mine.blob_digest AS v FROM manifest_blobs mine WHERE mine.repository_id = $1 \
+         AND EXISTS (SELECT 1 FROM manifest_blobs o WHERE o.blob_digest = mine.blob_digest AND o.repository_id <> $1)",
+    )
+    .bind(repository_id)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|r| get(r, "v"))
+    .collect()
 }
 
 /// Total size of those `blobs` no manifest in any repository references.
@@ -658,26 +752,6 @@ async fn unreferenced_bytes(tx: &mut Tx, blobs: &HashSet<String>) -> Result<u64,
             placeholders(1, chunk.len())
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for d in chunk {
-            q = q.bind(d.as_str());
-        }
-        for r in q.fetch_all(&mut **tx).await? {
-            total += get::<i64>(&r, "size")? as u64;
-        }
-    }
-    Ok(total)
-}
-
-/// Total size of those `blobs` no manifest outside the repository references.
-async fn unused_elsewhere_bytes(tx: &mut Tx, repository_id: i64, blobs: &[&String]) -> Result<u64, MetaError> {
-    let mut total = 0u64;
-    for chunk in blobs.chunks(1000) {
-        let sql = format!(
-            "SELECT size FROM blobs b WHERE b.digest IN ({}) AND NOT EXISTS \
-             (SELECT 1 FROM manifest_blobs mb WHERE mb.blob_digest = b.digest AND mb.repository_id <> $1)",
-            placeholders(2, chunk.len())
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(repository_id);
         for d in chunk {
             q = q.bind(d.as_str());
         }

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use stowage_core::lifecycle::{self, ImageFacts, LifecyclePolicy, PolicyError};
 use stowage_meta::{
-    ExpiredImage, Expiring, ExpiryOutcome, ImageRole, LifecyclePolicyRecord, MetaError, PreviewRecord, Repository,
+    ExpiredImage, Expiring, ExpiryOutcome, ImageRole, LifecycleImage, LifecyclePolicyRecord, MetaError, PreviewRecord,
+    Repository,
 };
 
 use crate::AppState;
@@ -58,14 +59,8 @@ pub async fn delete_policy(state: &AppState, repo: &Repository) -> Result<Lifecy
         .ok_or(LifecycleError::PolicyNotFound)
 }
 
-/// The images `policy` selects in the repository at `now_ms`, oldest first.
-async fn select(
-    state: &AppState,
-    repo: &Repository,
-    policy: &LifecyclePolicy,
-    now_ms: i64,
-) -> Result<Vec<Expiring>, MetaError> {
-    let images = state.meta.lifecycle_images(repo.id).await?;
+/// The images `policy` selects among a repository's `images` at `now_ms`, oldest first.
+fn select(images: &[LifecycleImage], policy: &LifecyclePolicy, now_ms: i64) -> Vec<Expiring> {
     let own: Vec<_> = images.iter().filter(|i| i.role == ImageRole::Own).collect();
     let facts: Vec<ImageFacts<'_>> = own
         .iter()
@@ -75,14 +70,14 @@ async fn select(
             last_pulled_at_ms: i.last_pulled_at,
         })
         .collect();
-    Ok(lifecycle::evaluate(policy, &facts, now_ms)
+    lifecycle::evaluate(policy, &facts, now_ms)
         .into_iter()
         .map(|e| Expiring {
             digest: own[e.index].digest,
             tags: own[e.index].tags.clone(),
             rule_priority: e.rule_priority,
         })
-        .collect())
+        .collect()
 }
 
 /// What `text` (else the stored policy) would expire now, deleting nothing.
@@ -97,8 +92,11 @@ pub async fn preview(
         None => get_policy(state, repo).await?.text,
     };
     let policy = LifecyclePolicy::parse(&text)?;
-    let selected = select(state, repo, &policy, stowage_meta::now_ms()).await?;
-    let outcome = state.meta.expire_images(repo.id, &selected, true).await?;
+    let now = stowage_meta::now_ms();
+    let outcome = state
+        .meta
+        .preview_lifecycle(repo.id, |images| select(images, &policy, now))
+        .await?;
     Ok((text, outcome))
 }
 
@@ -107,7 +105,8 @@ pub async fn run(state: &AppState, repo: &Repository) -> Result<ExpiryOutcome, L
     let stored = get_policy(state, repo).await?;
     let policy = LifecyclePolicy::parse(&stored.text)?;
     let now = stowage_meta::now_ms();
-    let selected = select(state, repo, &policy, now).await?;
+    let images = state.meta.lifecycle_images(repo.id).await?;
+    let selected = select(&images, &policy, now);
     let expired = state.meta.expire_images(repo.id, &selected, false).await;
     // Whatever happened, this node must not serve a tag an expiry may have removed.
     state.tag_cache.forget(repo.id);
