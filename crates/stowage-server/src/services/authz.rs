@@ -94,10 +94,20 @@ struct RepositoryFacts {
     tags: Arc<Vec<(String, String)>>,
 }
 
+/// What the evaluator needs of the caller: its policies, tags and unique id.
+#[derive(Default)]
+struct IdentityFacts {
+    policies: Vec<Policy>,
+    /// The user's tags, or the role's for a role session (`aws:PrincipalTag/…`).
+    tags: Vec<(String, String)>,
+    /// `AIDA…` / `AROA…` (`aws:userid`).
+    unique_id: Option<String>,
+}
+
 /// Recently loaded policies.
 #[derive(Default)]
 pub struct PolicyCache {
-    identities: TtlCache<String, Arc<Vec<Policy>>>,
+    identities: TtlCache<String, Arc<IdentityFacts>>,
     sessions: TtlCache<String, Option<Arc<Policy>>>,
     repositories: TtlCache<i64, RepositoryFacts>,
     registries: TtlCache<String, Option<Arc<Policy>>>,
@@ -138,11 +148,14 @@ pub async fn authorize(
     resource: Resource<'_>,
     facts: &RequestFacts,
 ) -> Result<(), AuthError> {
-    let caller = policy_principal(principal);
+    let mut caller = policy_principal(principal);
     let identity = match principal {
-        Principal::Anonymous => Arc::new(Vec::new()),
-        Principal::Authenticated(id) => identity_policies(state, &id.principal_arn).await?,
+        Principal::Anonymous => Arc::new(IdentityFacts::default()),
+        Principal::Authenticated(id) => identity_facts(state, &id.principal_arn).await?,
     };
+    for (k, v) in &identity.tags {
+        caller = caller.with_tag(k, v);
+    }
     let session = match principal {
         Principal::Authenticated(Identity {
             session_key: Some(key), ..
@@ -155,13 +168,16 @@ pub async fn authorize(
     };
     let registry = registry_policy(state, resource.account_id).await?;
 
-    let context = context(state, &caller, &repository, facts);
+    let mut context = context(state, &caller, &repository, facts);
+    if let Some(id) = &identity.unique_id {
+        context.set(keys::USERID, id.clone());
+    }
     let resource_account = if resource.arn == "*" {
         principal_account(principal).unwrap_or(resource.account_id)
     } else {
         resource.account_id
     };
-    let identity_refs: Vec<&Policy> = identity.iter().collect();
+    let identity_refs: Vec<&Policy> = identity.policies.iter().collect();
     let request = stowage_policy::Request {
         principal: &caller,
         action,
@@ -282,22 +298,26 @@ fn parse_stored(text: &str, kind: stowage_policy::PolicyKind, what: &str) -> Opt
     }
 }
 
-/// The caller's identity policies.
-async fn identity_policies(state: &AppState, principal_arn: &str) -> Result<Arc<Vec<Policy>>, MetaError> {
+/// The caller's identity policies, tags and unique id.
+async fn identity_facts(state: &AppState, principal_arn: &str) -> Result<Arc<IdentityFacts>, MetaError> {
     let key = principal_arn.to_string();
     if let Some(hit) = state.policies.identities.get(&key) {
         return Ok(hit);
     }
-    let loaded = Arc::new(load_identity_policies(state, principal_arn).await?);
+    let stored = state.meta.identity_policies(principal_arn).await?;
+    // A role session is described by its role.
+    let entity_arn = match stowage_policy::Principal::from_arn(principal_arn).map(|p| p.kind) {
+        Some(stowage_policy::PrincipalKind::AssumedRole { role_arn }) => role_arn,
+        _ => principal_arn.to_string(),
+    };
+    let entity = state.meta.entity_by_arn(&entity_arn).await?;
+    let loaded = Arc::new(IdentityFacts {
+        policies: crate::services::iam::parse_identity_policies(&stored),
+        tags: entity.as_ref().map(|e| e.tags.clone()).unwrap_or_default(),
+        unique_id: entity.and_then(|e| e.unique_id),
+    });
     state.policies.identities.put(key, loaded.clone());
     Ok(loaded)
-}
-
-/// The caller's inline and attached policies and its groups' (a role's for a
-/// session), from IAM storage.
-async fn load_identity_policies(state: &AppState, principal_arn: &str) -> Result<Vec<Policy>, MetaError> {
-    let stored = state.meta.identity_policies(principal_arn).await?;
-    Ok(crate::services::iam::parse_identity_policies(&stored))
 }
 
 /// The session policy AssumeRole was given for these temporary credentials, if any.

@@ -731,3 +731,85 @@ async fn a_session_policy_narrows_an_assumed_role() {
     assert_eq!(status, 400, "{text}");
     assert!(text.contains("AccessDeniedException"), "{text}");
 }
+
+#[tokio::test]
+async fn principal_and_resource_tags_feed_conditions() {
+    let s = TestServer::start().await;
+    s.create_repo("tags/app");
+    assert_eq!(push(&s, "tags/app", "v1").await.0, 201);
+    let (status, _) = s
+        .ecr(
+            "TagResource",
+            json!({"resourceArn": format!("arn:aws:ecr:us-east-1:{}:repository/tags/app", account(&s).await),
+                   "tags": [{"Key": "stage", "Value": "prod"}]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let admin = s.admin_credentials();
+    // Pulls need the caller's team tag to be "a" and the repository's stage tag to be "prod".
+    let doc = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+        {"Effect": "Allow", "Action": "ecr:BatchGetImage", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:PrincipalTag/team": "a", "ecr:ResourceTag/stage": "prod"}}}]});
+    let mut clients = Vec::new();
+    for (name, team) in [("alice", "a"), ("bob", "b")] {
+        query(
+            &s,
+            &admin,
+            "iam",
+            &[
+                ("Action", "CreateUser"),
+                ("UserName", name),
+                ("Tags.member.1.Key", "team"),
+                ("Tags.member.1.Value", team),
+            ],
+        )
+        .await;
+        query(
+            &s,
+            &admin,
+            "iam",
+            &[
+                ("Action", "PutUserPolicy"),
+                ("UserName", name),
+                ("PolicyName", "pull"),
+                ("PolicyDocument", &doc.to_string()),
+            ],
+        )
+        .await;
+        let xml = query(&s, &admin, "iam", &[("Action", "CreateAccessKey"), ("UserName", name)]).await;
+        let creds = Credentials {
+            access_key_id: xml_field(&xml, "AccessKeyId"),
+            secret_access_key: xml_field(&xml, "SecretAccessKey"),
+            session_token: None,
+        };
+        clients.push(authenticated_client(&login_password(&s, &creds).await));
+    }
+    let pull = |client: &reqwest::Client| {
+        client
+            .get(s.url("/v2/tags/app/manifests/v1"))
+            .header("accept", OCI_MANIFEST)
+            .send()
+    };
+    assert_eq!(
+        pull(&clients[0]).await.unwrap().status(),
+        200,
+        "alice's team tag matches"
+    );
+    assert_eq!(pull(&clients[1]).await.unwrap().status(), 403, "bob's does not");
+
+    // Retagging the repository takes effect at once on this node.
+    let (status, _) = s
+        .ecr(
+            "TagResource",
+            json!({"resourceArn": format!("arn:aws:ecr:us-east-1:{}:repository/tags/app", account(&s).await),
+                   "tags": [{"Key": "stage", "Value": "dev"}]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        pull(&clients[0]).await.unwrap().status(),
+        403,
+        "the repository is no longer prod"
+    );
+}
