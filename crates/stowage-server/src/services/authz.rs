@@ -168,8 +168,20 @@ pub async fn authorize(
     };
     let registry = registry_policy(state, resource.account_id).await?;
 
-    let mut context = context(state, &caller, &repository, facts);
-    if let Some(id) = &identity.unique_id {
+    // Condition keys are only read by conditions: most requests meet none.
+    let conditional = identity
+        .policies
+        .iter()
+        .chain(repository.policy.as_deref())
+        .chain(registry.as_deref())
+        .chain(session.as_deref())
+        .any(has_conditions);
+    let mut context = if conditional {
+        context(state, &caller, &repository, facts)
+    } else {
+        Context::new()
+    };
+    if conditional && let Some(id) = &identity.unique_id {
         context.set(keys::USERID, id.clone());
     }
     let resource_account = if resource.arn == "*" {
@@ -200,6 +212,11 @@ pub async fn authorize(
         .unwrap_or_else(|| format!("not authorized to perform: {action}"));
     tracing::debug!(principal = %caller_arn(principal), action, resource = resource.arn, "denied");
     Err(AuthError::Denied { message })
+}
+
+/// Whether any statement of the policy has a condition.
+fn has_conditions(policy: &Policy) -> bool {
+    policy.statements.iter().any(|st| !st.conditions.is_empty())
 }
 
 /// The caller as the policy language sees it.
