@@ -348,12 +348,57 @@ async fn user_with_policy(s: &TestServer, name: &str, policy_arn: &str) -> Crede
         ],
     )
     .await;
-    let xml = query(s, &admin, "iam", &[("Action", "CreateAccessKey"), ("UserName", name)]).await;
+    access_key(s, &admin, name).await
+}
+
+/// A new access key of `user`, made by `creds`.
+async fn access_key(s: &TestServer, creds: &Credentials, user: &str) -> Credentials {
+    let xml = query(s, creds, "iam", &[("Action", "CreateAccessKey"), ("UserName", user)]).await;
     Credentials {
         access_key_id: xml_field(&xml, "AccessKeyId"),
         secret_access_key: xml_field(&xml, "SecretAccessKey"),
         session_token: None,
     }
+}
+
+/// Creates role `name` that `trusted` may assume, with the ReadOnly managed policy.
+async fn read_only_role(s: &TestServer, name: &str, trusted: &str) {
+    let admin = s.admin_credentials();
+    let trust = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": trusted}, "Action": "sts:AssumeRole"}]});
+    let trust = trust.to_string();
+    let create = [
+        ("Action", "CreateRole"),
+        ("RoleName", name),
+        ("AssumeRolePolicyDocument", &trust),
+    ];
+    query(s, &admin, "iam", &create).await;
+    let attach = [
+        ("Action", "AttachRolePolicy"),
+        ("RoleName", name),
+        ("PolicyArn", READ_ONLY),
+    ];
+    query(s, &admin, "iam", &attach).await;
+}
+
+/// The admin assumes `role_arn` (with an optional session policy); returns the temporary keys.
+async fn assume(s: &TestServer, role_arn: &str, session: &str, policy: Option<&str>) -> Credentials {
+    let mut params = vec![
+        ("Action", "AssumeRole"),
+        ("RoleArn", role_arn),
+        ("RoleSessionName", session),
+    ];
+    if let Some(p) = policy {
+        params.push(("Policy", p));
+    }
+    let xml = query(s, &s.admin_credentials(), "sts", &params).await;
+    let temp = Credentials {
+        access_key_id: xml_field(&xml, "AccessKeyId"),
+        secret_access_key: xml_field(&xml, "SecretAccessKey"),
+        session_token: Some(xml_field(&xml, "SessionToken")),
+    };
+    assert!(temp.access_key_id.starts_with("ASIA"), "{xml}");
+    temp
 }
 
 const READ_ONLY: &str = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly";
@@ -457,18 +502,7 @@ async fn another_account_pulls_only_when_both_sides_allow() {
         session_token: None,
     };
     query(&s, &b_admin, "iam", &[("Action", "CreateUser"), ("UserName", "bare")]).await;
-    let xml = query(
-        &s,
-        &b_admin,
-        "iam",
-        &[("Action", "CreateAccessKey"), ("UserName", "bare")],
-    )
-    .await;
-    let b_bare = Credentials {
-        access_key_id: xml_field(&xml, "AccessKeyId"),
-        secret_access_key: xml_field(&xml, "SecretAccessKey"),
-        session_token: None,
-    };
+    let b_bare = access_key(&s, &b_admin, "bare").await;
     let b_admin_client = authenticated_client(&login_password(&s, &b_admin).await);
     let b_bare_password = {
         // A user with no policy cannot even get a token; give it one that only allows that.
@@ -568,48 +602,8 @@ async fn an_assumed_role_pulls_with_its_temporary_credentials() {
     let acct = account(&s).await;
     s.create_repo("role/app");
     assert_eq!(push(&s, "role/app", "v1").await.0, 201);
-    let admin = s.admin_credentials();
-    let trust = json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{acct}:user/admin")}, "Action": "sts:AssumeRole"}]});
-    query(
-        &s,
-        &admin,
-        "iam",
-        &[
-            ("Action", "CreateRole"),
-            ("RoleName", "puller"),
-            ("AssumeRolePolicyDocument", &trust.to_string()),
-        ],
-    )
-    .await;
-    query(
-        &s,
-        &admin,
-        "iam",
-        &[
-            ("Action", "AttachRolePolicy"),
-            ("RoleName", "puller"),
-            ("PolicyArn", READ_ONLY),
-        ],
-    )
-    .await;
-    let xml = query(
-        &s,
-        &admin,
-        "sts",
-        &[
-            ("Action", "AssumeRole"),
-            ("RoleArn", &format!("arn:aws:iam::{acct}:role/puller")),
-            ("RoleSessionName", "ci"),
-        ],
-    )
-    .await;
-    let temp = Credentials {
-        access_key_id: xml_field(&xml, "AccessKeyId"),
-        secret_access_key: xml_field(&xml, "SecretAccessKey"),
-        session_token: Some(xml_field(&xml, "SessionToken")),
-    };
-    assert!(temp.access_key_id.starts_with("ASIA"), "{xml}");
+    read_only_role(&s, "puller", &format!("arn:aws:iam::{acct}:user/admin")).await;
+    let temp = assume(&s, &format!("arn:aws:iam::{acct}:role/puller"), "ci", None).await;
     // The login password of temporary credentials ends with them (3600 s by default).
     let (status, text) = signed(
         &s,
@@ -656,53 +650,14 @@ async fn a_session_policy_narrows_an_assumed_role() {
         s.create_repo(repo);
         assert_eq!(push(&s, repo, "v1").await.0, 201);
     }
-    let admin = s.admin_credentials();
-    let trust = json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{acct}:root")}, "Action": "sts:AssumeRole"}]});
-    query(
-        &s,
-        &admin,
-        "iam",
-        &[
-            ("Action", "CreateRole"),
-            ("RoleName", "reader"),
-            ("AssumeRolePolicyDocument", &trust.to_string()),
-        ],
-    )
-    .await;
-    query(
-        &s,
-        &admin,
-        "iam",
-        &[
-            ("Action", "AttachRolePolicy"),
-            ("RoleName", "reader"),
-            ("PolicyArn", READ_ONLY),
-        ],
-    )
-    .await;
+    read_only_role(&s, "reader", &format!("arn:aws:iam::{acct}:root")).await;
     // The session may pull from narrow/a only, though the role reads everything.
     let session_policy = json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
         {"Effect": "Allow", "Action": "ecr:BatchGetImage",
          "Resource": format!("arn:aws:ecr:us-east-1:{acct}:repository/narrow/a")}]});
-    let xml = query(
-        &s,
-        &admin,
-        "sts",
-        &[
-            ("Action", "AssumeRole"),
-            ("RoleArn", &format!("arn:aws:iam::{acct}:role/reader")),
-            ("RoleSessionName", "narrow"),
-            ("Policy", &session_policy.to_string()),
-        ],
-    )
-    .await;
-    let temp = Credentials {
-        access_key_id: xml_field(&xml, "AccessKeyId"),
-        secret_access_key: xml_field(&xml, "SecretAccessKey"),
-        session_token: Some(xml_field(&xml, "SessionToken")),
-    };
+    let role = format!("arn:aws:iam::{acct}:role/reader");
+    let temp = assume(&s, &role, "narrow", Some(&session_policy.to_string())).await;
     let client = authenticated_client(&login_password(&s, &temp).await);
     let get = |repo: &str| {
         client
@@ -777,12 +732,7 @@ async fn principal_and_resource_tags_feed_conditions() {
             ],
         )
         .await;
-        let xml = query(&s, &admin, "iam", &[("Action", "CreateAccessKey"), ("UserName", name)]).await;
-        let creds = Credentials {
-            access_key_id: xml_field(&xml, "AccessKeyId"),
-            secret_access_key: xml_field(&xml, "SecretAccessKey"),
-            session_token: None,
-        };
+        let creds = access_key(&s, &admin, name).await;
         clients.push(authenticated_client(&login_password(&s, &creds).await));
     }
     let pull = |client: &reqwest::Client| {
