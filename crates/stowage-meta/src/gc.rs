@@ -55,13 +55,16 @@ pub(crate) async fn lock_shared(tx: &mut Tx, dialect: Dialect, digests: &[Digest
     Ok(())
 }
 
-/// Queues blobs for review (a later queueing resets the clock).
+/// Queues blobs for review (a later queueing resets the clock). Queueing a
+/// blob that is already queued always moves its time forward, so a review
+/// that started before can tell it was queued again (see [`GcGuard::keep`]).
 pub(crate) async fn queue_blobs(tx: &mut Tx, digests: &[Digest]) -> Result<(), MetaError> {
     let now = now_ms();
     for d in digests {
         sqlx::query(
             "INSERT INTO gc_reviews (digest, queued_at) VALUES ($1, $2) \
-             ON CONFLICT (digest) DO UPDATE SET queued_at = excluded.queued_at",
+             ON CONFLICT (digest) DO UPDATE SET queued_at = CASE WHEN excluded.queued_at > gc_reviews.queued_at \
+             THEN excluded.queued_at ELSE gc_reviews.queued_at + 1 END",
         )
         .bind(d.to_string())
         .bind(now)
@@ -76,7 +79,8 @@ pub(crate) async fn queue_manifest_blobs(tx: &mut Tx, repository_id: i64, digest
     sqlx::query(
         "INSERT INTO gc_reviews (digest, queued_at) \
          SELECT DISTINCT blob_digest, $3 FROM manifest_blobs WHERE repository_id = $1 AND manifest_digest = $2 \
-         ON CONFLICT (digest) DO UPDATE SET queued_at = excluded.queued_at",
+         ON CONFLICT (digest) DO UPDATE SET queued_at = CASE WHEN excluded.queued_at > gc_reviews.queued_at \
+             THEN excluded.queued_at ELSE gc_reviews.queued_at + 1 END",
     )
     .bind(repository_id)
     .bind(digest.to_string())
@@ -91,10 +95,12 @@ pub(crate) async fn queue_repository_blobs(tx: &mut Tx, repository_id: i64) -> R
     for sql in [
         "INSERT INTO gc_reviews (digest, queued_at) \
          SELECT DISTINCT digest, $2 FROM repository_blobs WHERE repository_id = $1 \
-         ON CONFLICT (digest) DO UPDATE SET queued_at = excluded.queued_at",
+         ON CONFLICT (digest) DO UPDATE SET queued_at = CASE WHEN excluded.queued_at > gc_reviews.queued_at \
+             THEN excluded.queued_at ELSE gc_reviews.queued_at + 1 END",
         "INSERT INTO gc_reviews (digest, queued_at) \
          SELECT DISTINCT blob_digest, $2 FROM manifest_blobs WHERE repository_id = $1 \
-         ON CONFLICT (digest) DO UPDATE SET queued_at = excluded.queued_at",
+         ON CONFLICT (digest) DO UPDATE SET queued_at = CASE WHEN excluded.queued_at > gc_reviews.queued_at \
+             THEN excluded.queued_at ELSE gc_reviews.queued_at + 1 END",
     ] {
         sqlx::query(sql)
             .bind(repository_id)
@@ -148,6 +154,15 @@ impl Meta {
                 })
             })
             .collect()
+    }
+
+    /// When the blob was last queued for review, if it is queued.
+    pub async fn queued_at(&self, digest: &Digest) -> Result<Option<i64>, MetaError> {
+        let row = sqlx::query("SELECT queued_at FROM gc_reviews WHERE digest = $1")
+            .bind(digest.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| get(&r, "queued_at")).transpose()
     }
 
     /// How many reviews are queued (due or not).
@@ -336,20 +351,24 @@ impl GcGuard {
     }
 
     /// Keeps the blob and commits: the review is closed, or postponed to
-    /// `requeue_at` (links still young).
-    pub async fn keep(mut self, requeue_at: Option<i64>) -> Result<(), MetaError> {
+    /// `requeue_at` (links still young) — unless the blob was queued again
+    /// since the review was read at `seen_queued_at` (a delete that ran
+    /// meanwhile), in which case that newer review stands.
+    pub async fn keep(mut self, requeue_at: Option<i64>, seen_queued_at: i64) -> Result<(), MetaError> {
         let d = self.digest.to_string();
         match requeue_at {
             Some(at) => {
-                sqlx::query("UPDATE gc_reviews SET queued_at = $2 WHERE digest = $1")
+                sqlx::query("UPDATE gc_reviews SET queued_at = $2 WHERE digest = $1 AND queued_at = $3")
                     .bind(&d)
                     .bind(at)
+                    .bind(seen_queued_at)
                     .execute(&mut *self.tx)
                     .await?;
             }
             None => {
-                sqlx::query("DELETE FROM gc_reviews WHERE digest = $1")
+                sqlx::query("DELETE FROM gc_reviews WHERE digest = $1 AND queued_at = $2")
                     .bind(&d)
+                    .bind(seen_queued_at)
                     .execute(&mut *self.tx)
                     .await?;
             }

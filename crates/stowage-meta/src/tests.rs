@@ -247,9 +247,10 @@ both!(settings_keep_their_first_value, |meta: Meta| async move {
 
 /// Takes the blob's review and returns the verdict, keeping the blob.
 async fn verdict(meta: &Meta, d: &Digest, cutoff: i64) -> crate::Verdict {
+    let seen = meta.queued_at(d).await.unwrap().unwrap_or(0);
     let mut g = meta.gc_guard(d).await.unwrap();
     let v = g.prune(cutoff).await.unwrap();
-    g.keep(None).await.unwrap();
+    g.keep(None, seen).await.unwrap();
     v
 }
 
@@ -1191,3 +1192,43 @@ async fn lifecycle_preview_does_not_block_writers() {
         "a push waited {waited:?} for a preview"
     );
 }
+
+both!(a_review_never_closes_over_a_newer_queueing, |meta: Meta| async move {
+    let r = repo(&meta, "gc/requeue", TagMutability::Mutable).await;
+    let (config, layer) = (Digest::of(b"{}"), Digest::of(b"abc"));
+    meta.link_blob(r.id, &config, 2).await.unwrap();
+    meta.link_blob(r.id, &layer, 3).await.unwrap();
+    let (body, m) = image_manifest(&config, &layer);
+    let digest = Digest::of(&body);
+    let put = PutManifest {
+        repository: &r,
+        digest,
+        manifest: &m,
+        body: &body,
+        tag: Some("v1"),
+    };
+    meta.put_manifest(put).await.unwrap();
+    // A review reads the queue; before it closes, the image is deleted, which
+    // queues the layer again. The review saw the layer in use and keeps it,
+    // but must not drop the newer queueing, or the layer would never be collected.
+    let seen = meta.queued_at(&layer).await.unwrap().unwrap();
+    meta.delete_manifest(r.id, &digest).await.unwrap();
+    assert!(meta.queued_at(&layer).await.unwrap().unwrap() > seen);
+    let g = meta.gc_guard(&layer).await.unwrap();
+    g.keep(None, seen).await.unwrap();
+    assert!(meta.queued_at(&layer).await.unwrap().is_some());
+    let g = meta.gc_guard(&layer).await.unwrap();
+    g.keep(Some(0), seen).await.unwrap();
+    assert!(
+        meta.queued_at(&layer).await.unwrap().unwrap() > seen,
+        "a postponement does not rewind it either"
+    );
+    // Queueing again always moves the time forward, even within a millisecond.
+    let mut last = meta.queued_at(&layer).await.unwrap().unwrap();
+    for _ in 0..3 {
+        meta.queue_reviews(&[layer]).await.unwrap();
+        let now = meta.queued_at(&layer).await.unwrap().unwrap();
+        assert!(now > last, "{now} after {last}");
+        last = now;
+    }
+});

@@ -59,11 +59,7 @@ pub async fn pass(state: &AppState, dry_run: bool) -> Result<PassReport, GcError
     review_due(state, timing.gc_grace, &mut report).await?;
     sweep_uploads(state, timing.upload_ttl, dry_run, &mut report).await?;
     if !dry_run {
-        let m = &state.metrics;
-        m.gc_blobs_freed.inc_by(report.blobs_freed);
-        m.gc_bytes_freed.inc_by(report.bytes_freed);
-        m.gc_uploads_removed.inc_by(report.uploads_removed);
-        m.gc_passes.inc();
+        state.metrics.gc_passes.inc();
     }
     tracing::info!(
         dry_run,
@@ -138,25 +134,26 @@ async fn review_due(state: &AppState, grace: Duration, report: &mut PassReport) 
             return Ok(());
         };
         for review in batch {
-            review_one(state, &review.digest, cutoff, report).await?;
+            review_one(state, &review, cutoff, report).await?;
         }
         after = Some(last);
     }
 }
 
-async fn review_one(state: &AppState, digest: &Digest, cutoff: i64, report: &mut PassReport) -> Result<(), GcError> {
+async fn review_one(state: &AppState, review: &Review, cutoff: i64, report: &mut PassReport) -> Result<(), GcError> {
+    let digest = &review.digest;
     let mut guard = state.meta.gc_guard(digest).await?;
     match guard.prune(cutoff).await? {
         Verdict::InUse => {
             report.blobs_kept += 1;
             if !report.dry_run {
-                guard.keep(None).await?;
+                guard.keep(None, review.queued_at).await?;
             }
         }
         Verdict::Young { newest_link_ms } => {
             report.blobs_kept += 1;
             if !report.dry_run {
-                guard.keep(Some(newest_link_ms)).await?;
+                guard.keep(Some(newest_link_ms), review.queued_at).await?;
             }
         }
         Verdict::Unreferenced { size } => {
@@ -175,7 +172,10 @@ async fn review_one(state: &AppState, digest: &Digest, cutoff: i64, report: &mut
                     return Err(e.into());
                 }
                 state.store.purge(digest).await?;
-                report.bytes_freed += moved.or(size).unwrap_or(0);
+                let freed = moved.or(size).unwrap_or(0);
+                report.bytes_freed += freed;
+                state.metrics.gc_blobs_freed.inc();
+                state.metrics.gc_bytes_freed.inc_by(freed);
             }
             report.blobs_freed += 1;
             report.freed.push(digest.to_string());
@@ -202,6 +202,7 @@ async fn sweep_uploads(state: &AppState, ttl: Duration, dry_run: bool, report: &
         for id in idle {
             if state.meta.expire_upload(id, cutoff).await? {
                 report.uploads_removed += 1;
+                state.metrics.gc_uploads_removed.inc();
             }
             state.store.abort(id).await?;
         }
