@@ -37,6 +37,10 @@ pub fn parse_date(s: &str) -> Option<i128> {
     if s.bytes().next().is_some_and(|b| b.is_ascii_digit()) && !s.contains('-') {
         return parse_epoch(s);
     }
+    // Only ASCII can be a date; checking first keeps every slice below on a char boundary.
+    if !s.is_ascii() {
+        return None;
+    }
     let b = s.as_bytes();
     if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
         return None;

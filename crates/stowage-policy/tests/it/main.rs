@@ -5,6 +5,7 @@
 mod conditions;
 mod cross_account;
 mod evaluation;
+mod fuzz_regressions;
 mod lockout;
 mod managed;
 mod messages;
