@@ -222,6 +222,16 @@ struct DescribeRepositoriesRequest {
 
 /// `DescribeRepositories`: named ones, or all in creation order, paged.
 pub async fn describe_repositories(ctx: &ApiCtx, input: Value) -> Result<Value, EcrError> {
+    describe_in(ctx, input, repository_json).await
+}
+
+/// DescribeRepositories in the context's namespace (private or ECR Public),
+/// each repository shown by `to_json`.
+pub(crate) async fn describe_in(
+    ctx: &ApiCtx,
+    input: Value,
+    to_json: fn(&ApiCtx, &Repository) -> Value,
+) -> Result<Value, EcrError> {
     let req: DescribeRepositoriesRequest = parse(input)?;
     if let Some(names) = req.repository_names {
         if req.next_token.is_some() || req.max_results.is_some() {
@@ -231,20 +241,20 @@ pub async fn describe_repositories(ctx: &ApiCtx, input: Value) -> Result<Value, 
         }
         let mut out = Vec::with_capacity(names.len());
         for n in &names {
-            repository_name(n)?;
-            out.push(repository_json(ctx, &ctx.repository(n).await?));
+            name_in(ctx, n)?;
+            out.push(to_json(ctx, &ctx.repository(n).await?));
         }
         return Ok(json!({ "repositories": out }));
     }
     let page = Page::from_input(req.next_token.as_deref(), req.max_results)?;
-    let mut repos = ctx
-        .state
-        .meta
-        .repositories(&ctx.account, page.offset, page.limit + 1)
-        .await?;
+    let (offset, limit) = (page.offset, page.limit + 1);
+    let mut repos = match ctx.namespace {
+        Namespace::Private => ctx.state.meta.repositories(&ctx.account, offset, limit).await?,
+        Namespace::Public => ctx.state.meta.public_repositories(&ctx.account, offset, limit).await?,
+    };
     let more = repos.len() > page.limit;
     repos.truncate(page.limit);
-    let mut out = json!({ "repositories": repos.iter().map(|r| repository_json(ctx, r)).collect::<Vec<_>>() });
+    let mut out = json!({ "repositories": repos.iter().map(|r| to_json(ctx, r)).collect::<Vec<_>>() });
     page.finish(&mut out, repos.len(), more);
     Ok(out)
 }
@@ -259,10 +269,27 @@ struct DeleteRepositoryRequest {
 
 /// `DeleteRepository`: refuses a repository with images unless `force`.
 pub async fn delete_repository(ctx: &ApiCtx, input: Value) -> Result<Value, EcrError> {
+    delete_in(ctx, input, repository_json).await
+}
+
+/// DeleteRepository in the context's namespace, the deleted repository shown by `to_json`.
+pub(crate) async fn delete_in(
+    ctx: &ApiCtx,
+    input: Value,
+    to_json: fn(&ApiCtx, &Repository) -> Value,
+) -> Result<Value, EcrError> {
     let req: DeleteRepositoryRequest = parse(input)?;
-    repository_name(&req.repository_name)?;
+    name_in(ctx, &req.repository_name)?;
     let repo = remove_repository(ctx, &req.repository_name, req.force).await?;
-    Ok(json!({ "repository": repository_json(ctx, &repo) }))
+    Ok(json!({ "repository": to_json(ctx, &repo) }))
+}
+
+/// Validates a repository name by the grammar of the context's namespace.
+fn name_in(ctx: &ApiCtx, name: &str) -> Result<(), EcrError> {
+    match ctx.namespace {
+        Namespace::Private => repository_name(name).map(drop),
+        Namespace::Public => crate::ecr_public::repository_name(name).map(drop),
+    }
 }
 
 /// Deletes the repository `name` of the context's namespace (and, unless

@@ -7,7 +7,7 @@ use stowage_core::Digest;
 use stowage_meta::{MetaError, Repository, TagStatus};
 
 use crate::ecr::paging::Page;
-use crate::ecr::repositories::{MAX_RESOURCE_TAGS, ResourceTag, remove_repository, too_many_tags, validate_tags};
+use crate::ecr::repositories::{MAX_RESOURCE_TAGS, ResourceTag, too_many_tags, validate_tags};
 use crate::ecr::{ApiCtx, EcrError, parse, timestamp};
 use crate::services::repositories::Namespace;
 
@@ -120,57 +120,14 @@ pub async fn create_repository(ctx: &ApiCtx, input: Value) -> Result<Value, EcrE
     Ok(json!({ "repository": repository_json(ctx, &repo), "catalogData": catalog_json(&repo) }))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DescribeRepositoriesRequest {
-    repository_names: Option<Vec<String>>,
-    next_token: Option<String>,
-    max_results: Option<i64>,
-}
-
 /// `DescribeRepositories`: named ones, or all in creation order, paged.
 pub async fn describe_repositories(ctx: &ApiCtx, input: Value) -> Result<Value, EcrError> {
-    let req: DescribeRepositoriesRequest = parse(input)?;
-    if let Some(names) = req.repository_names {
-        if req.next_token.is_some() || req.max_results.is_some() {
-            return Err(EcrError::invalid_parameter(
-                "repositoryNames cannot be combined with nextToken or maxResults",
-            ));
-        }
-        let mut out = Vec::with_capacity(names.len());
-        for n in &names {
-            super::repository_name(n)?;
-            out.push(repository_json(ctx, &ctx.repository(n).await?));
-        }
-        return Ok(json!({ "repositories": out }));
-    }
-    let page = Page::from_input(req.next_token.as_deref(), req.max_results)?;
-    let mut repos = ctx
-        .state
-        .meta
-        .public_repositories(&ctx.account, page.offset, page.limit + 1)
-        .await?;
-    let more = repos.len() > page.limit;
-    repos.truncate(page.limit);
-    let mut out = json!({ "repositories": repos.iter().map(|r| repository_json(ctx, r)).collect::<Vec<_>>() });
-    page.finish(&mut out, repos.len(), more);
-    Ok(out)
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DeleteRepositoryRequest {
-    repository_name: String,
-    #[serde(default)]
-    force: bool,
+    crate::ecr::repositories::describe_in(ctx, input, repository_json).await
 }
 
 /// `DeleteRepository`: refuses a repository with images unless `force`.
 pub async fn delete_repository(ctx: &ApiCtx, input: Value) -> Result<Value, EcrError> {
-    let req: DeleteRepositoryRequest = parse(input)?;
-    super::repository_name(&req.repository_name)?;
-    let repo = remove_repository(ctx, &req.repository_name, req.force).await?;
-    Ok(json!({ "repository": repository_json(ctx, &repo) }))
+    crate::ecr::repositories::delete_in(ctx, input, repository_json).await
 }
 
 #[derive(Deserialize)]
