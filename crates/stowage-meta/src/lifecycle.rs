@@ -47,6 +47,17 @@ pub struct LifecycleImage {
     pub role: ImageRole,
 }
 
+impl LifecycleImage {
+    /// What the pure evaluator needs of the image.
+    pub fn facts(&self) -> stowage_core::lifecycle::ImageFacts<'_> {
+        stowage_core::lifecycle::ImageFacts {
+            tags: &self.tags,
+            pushed_at_ms: self.pushed_at,
+            last_pulled_at_ms: self.last_pulled_at,
+        }
+    }
+}
+
 /// An image a policy's rule selected, with the tags it had when evaluated.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Expiring {

@@ -671,14 +671,7 @@ async fn evaluated(meta: &Meta, r: &crate::Repository, policy: &str, now: i64) -
     use stowage_core::lifecycle::{ImageFacts, LifecyclePolicy, evaluate};
     let policy = LifecyclePolicy::parse(policy).unwrap();
     let images = meta.lifecycle_images(r.id).await.unwrap();
-    let facts: Vec<ImageFacts<'_>> = images
-        .iter()
-        .map(|i| ImageFacts {
-            tags: &i.tags,
-            pushed_at_ms: i.pushed_at,
-            last_pulled_at_ms: i.last_pulled_at,
-        })
-        .collect();
+    let facts: Vec<ImageFacts<'_>> = images.iter().map(|i| i.facts()).collect();
     evaluate(&policy, &facts, now)
         .iter()
         .map(|e| images[e.index].digest)

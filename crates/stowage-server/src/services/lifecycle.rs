@@ -62,14 +62,7 @@ pub async fn delete_policy(state: &AppState, repo: &Repository) -> Result<Lifecy
 /// The images `policy` selects among a repository's `images` at `now_ms`, oldest first.
 fn select(images: &[LifecycleImage], policy: &LifecyclePolicy, now_ms: i64) -> Vec<Expiring> {
     let own: Vec<_> = images.iter().filter(|i| i.role == ImageRole::Own).collect();
-    let facts: Vec<ImageFacts<'_>> = own
-        .iter()
-        .map(|i| ImageFacts {
-            tags: &i.tags,
-            pushed_at_ms: i.pushed_at,
-            last_pulled_at_ms: i.last_pulled_at,
-        })
-        .collect();
+    let facts: Vec<ImageFacts<'_>> = own.iter().map(|i| i.facts()).collect();
     lifecycle::evaluate(policy, &facts, now_ms)
         .into_iter()
         .map(|e| Expiring {

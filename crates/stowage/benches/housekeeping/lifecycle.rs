@@ -130,14 +130,7 @@ pub async fn run(settings: &Settings, root: &std::path::Path) -> anyhow::Result<
     ensure!(loaded.len() as u64 == n, "loaded {} images, seeded {n}", loaded.len());
     let policy = LifecyclePolicy::parse(POLICY).context("the bench's policy")?;
     let own: Vec<&LifecycleImage> = loaded.iter().filter(|i| i.role == ImageRole::Own).collect();
-    let facts: Vec<ImageFacts<'_>> = own
-        .iter()
-        .map(|i| ImageFacts {
-            tags: &i.tags,
-            pushed_at_ms: i.pushed_at,
-            last_pulled_at_ms: i.last_pulled_at,
-        })
-        .collect();
+    let facts: Vec<ImageFacts<'_>> = own.iter().map(|i| i.facts()).collect();
     progress("lifecycle: pure evaluation");
     let eval_now = stowage_meta::now_ms();
     let (evaluate, expiries) = best_of(RUNS, || async {
