@@ -25,3 +25,7 @@ mod audit;
 mod gc;
 mod iam;
 mod lifecycle;
+
+mod encryption;
+mod kms;
+mod tls;

@@ -1,0 +1,1 @@
+//! Encryption at rest: no plaintext on disk, tamper detection, disabled and deleted keys.

@@ -1,0 +1,1 @@
+//! HTTPS serving: docker, the AWS CLI and certificate reload.
