@@ -130,7 +130,7 @@ impl Opener {
     }
 
     /// Opens a shorter last segment, then checks the whole range was delivered.
-    pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), IntegrityError> {
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), IntegrityError> {
         if !self.pending.is_empty() && self.left > 0 {
             self.open_pending(out)?;
         }
