@@ -10,6 +10,7 @@ mod gc;
 mod iam;
 mod identity;
 mod images;
+mod kms;
 mod lifecycle;
 mod manifests;
 mod policies;
@@ -28,6 +29,7 @@ pub use gc::{BlobGuard, GcGuard, Review, Verdict};
 pub use iam::{AccessKeyInfo, Entity, EntityKind, IdentityPolicy, ManagedPolicyRecord};
 pub use identity::AccessKey;
 pub use images::{ImageRecord, TagStatus};
+pub use kms::{KmsAlias, KmsKey, KmsKeyState, KmsKeyVersion, NewKmsKey};
 pub use lifecycle::{
     ExpiredImage, Expiring, ExpiryOutcome, ImageRole, LifecycleImage, LifecyclePolicyRecord, PreviewRecord,
 };

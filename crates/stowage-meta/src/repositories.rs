@@ -23,6 +23,8 @@ pub struct Repository {
     pub public: bool,
     /// ECR Public catalog data, the JSON object kept verbatim.
     pub catalog_data: Option<String>,
+    /// The key-service key its data keys are wrapped under (`registry` for AES256).
+    pub key_id: String,
 }
 
 /// What a new repository is created with.
@@ -34,10 +36,12 @@ pub struct NewRepository {
     /// `AES256` when `None`.
     pub encryption_type: Option<String>,
     pub kms_key: Option<String>,
+    /// The key-service key its data keys are wrapped under; `registry` when `None`.
+    pub key_id: Option<String>,
 }
 
 pub(crate) const COLUMNS: &str = "id, account_id, name, created_at, tag_mutability, tag_mutability_filters, \
-                       scan_on_push, encryption_type, kms_key, public, catalog_data";
+                       scan_on_push, encryption_type, kms_key, public, catalog_data, key_id";
 
 pub(crate) fn from_row(row: &AnyRow) -> Result<Repository, MetaError> {
     let mutability: String = get(row, "tag_mutability")?;
@@ -57,6 +61,7 @@ pub(crate) fn from_row(row: &AnyRow) -> Result<Repository, MetaError> {
         kms_key: get(row, "kms_key")?,
         public: get::<i64>(row, "public")? != 0,
         catalog_data: get(row, "catalog_data")?,
+        key_id: get(row, "key_id")?,
     })
 }
 
@@ -95,8 +100,8 @@ impl Meta {
             serde_json::to_string(&new.tag_mutability_filters).map_err(|e| MetaError::Corrupt(e.to_string()))?;
         let sql = format!(
             "INSERT INTO repositories (account_id, name, created_at, tag_mutability, \
-             tag_mutability_filters, scan_on_push, encryption_type, kms_key, public, catalog_data) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (account_id, public, name) DO NOTHING \
+             tag_mutability_filters, scan_on_push, encryption_type, kms_key, public, catalog_data, key_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (account_id, public, name) DO NOTHING \
              RETURNING {COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -110,6 +115,7 @@ impl Meta {
             .bind(new.kms_key)
             .bind(i64::from(public))
             .bind(catalog_data)
+            .bind(new.key_id.unwrap_or_else(|| "registry".into()))
             .fetch_optional(&self.pool)
             .await?;
         match row {
