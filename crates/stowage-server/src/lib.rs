@@ -8,6 +8,7 @@ pub mod ecr;
 pub mod ecr_public;
 pub mod iam;
 pub mod keys;
+pub mod kms;
 pub mod ops;
 pub mod registry;
 pub mod services;

@@ -240,6 +240,7 @@ fn attempted_action(
     let service = match prefix {
         "AmazonEC2ContainerRegistry_V20150921" => "ecr",
         "SpencerFrontendService" => "ecr-public",
+        "TrentService" => "kms",
         _ => return None,
     };
     Some((format!("{service}:{op}"), "*".to_string()))

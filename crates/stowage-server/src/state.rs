@@ -91,6 +91,8 @@ pub struct Inner {
     pub policies: crate::services::authz::PolicyCache,
     /// Audit entries on their way to the database.
     pub audit: crate::services::audit::AuditQueue,
+    /// Recently read key-service keys and their material.
+    pub kms_keys: crate::services::kms::KeyCache,
     /// Upload sessions with a request in flight on this node.
     busy_uploads: Mutex<HashSet<Uuid>>,
 }
@@ -117,6 +119,7 @@ impl AppState {
             tag_cache: Default::default(),
             policies: Default::default(),
             audit: Default::default(),
+            kms_keys: Default::default(),
             busy_uploads: Mutex::new(HashSet::new()),
         }))
     }

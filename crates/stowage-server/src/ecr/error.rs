@@ -1,5 +1,6 @@
 //! The control plane's one error type and its wire form (spec §1.3):
-//! HTTP 400 (500 for ServerException), `{"__type","message"}`, `x-amzn-RequestId`.
+//! HTTP 400 (500 for ServerException, and the key service's KMSInternalException),
+//! `{"__type","message"}`, `x-amzn-RequestId`.
 
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -82,7 +83,7 @@ impl EcrError {
     }
 
     fn status(&self) -> StatusCode {
-        if self.kind == "ServerException" {
+        if matches!(self.kind, "ServerException" | "KMSInternalException") {
             StatusCode::INTERNAL_SERVER_ERROR
         } else {
             StatusCode::BAD_REQUEST

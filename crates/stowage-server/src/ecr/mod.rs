@@ -92,6 +92,9 @@ async fn handle(state: &AppState, req: Request, endpoint: &mut &'static str) -> 
     if let Some(name) = target.strip_prefix(crate::ecr_public::TARGET_PREFIX) {
         return crate::ecr_public::handle(state, &parts, &body, name, endpoint).await;
     }
+    if let Some(name) = target.strip_prefix(crate::kms::TARGET_PREFIX) {
+        return crate::kms::handle(state, &parts, &body, name, endpoint).await;
+    }
     let identity = authenticate(state, &parts, &body, "ecr", &state.config.region).await?;
 
     let name = target.strip_prefix(ECR_PREFIX).ok_or_else(|| {

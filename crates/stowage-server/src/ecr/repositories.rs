@@ -8,6 +8,7 @@ use stowage_meta::{MetaError, NewRepository, Repository};
 use super::paging::Page;
 use super::{ApiCtx, EcrError, parse, repository_name, timestamp};
 use crate::auth;
+use crate::services::kms;
 use crate::services::repositories::Namespace;
 
 /// Most resource tags a repository may carry.
@@ -141,6 +142,14 @@ pub(crate) fn validate_tags(tags: &[ResourceTag]) -> Result<Vec<(String, String)
         .collect()
 }
 
+/// `KmsException` with the key service's exception name as `kmsError`.
+fn kms_exception(e: kms::KeyError) -> EcrError {
+    match e {
+        kms::KeyError::Meta(e) => e.into(),
+        e => EcrError::new("KmsException", e.to_string()).with("kmsError", e.kms_error()),
+    }
+}
+
 pub(crate) fn too_many_tags(e: MetaError) -> EcrError {
     match e {
         MetaError::TooManyTags => EcrError::new(
@@ -182,12 +191,23 @@ pub async fn create_repository(ctx: &ApiCtx, input: Value) -> Result<Value, EcrE
         }
     };
     let tags = validate_tags(req.tags.as_deref().unwrap_or_default())?;
+    // KMS and KMS_DSSE wrap the repository's data keys under a key-service key
+    // (the account's alias/aws/ecr key without kmsKey, which is then echoed as its ARN).
+    let (kms_key, key_id) = if encryption_type == "AES256" {
+        (None, None)
+    } else {
+        let key = kms::resolve(&ctx.state, &ctx.account, kms_key.as_deref())
+            .await
+            .map_err(kms_exception)?;
+        (Some(kms_key.unwrap_or(key.arn)), Some(key.key_id))
+    };
     let new = NewRepository {
         tag_mutability,
         tag_mutability_filters,
         scan_on_push: req.image_scanning_configuration.is_some_and(|s| s.scan_on_push),
         encryption_type: Some(encryption_type),
         kms_key,
+        key_id,
     };
     let repo = match ctx.state.meta.create_repository(&ctx.account, name.as_str(), new).await {
         Ok(r) => r,

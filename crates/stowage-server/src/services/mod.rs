@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod downloads;
 pub mod gc;
 pub mod iam;
+pub mod kms;
 pub mod lifecycle;
 pub mod manifests;
 pub mod policies;
