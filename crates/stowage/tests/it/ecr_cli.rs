@@ -279,12 +279,15 @@ async fn repositories_and_tags() {
     let s = TestServer::start().await;
     let aws = Aws::new(&s);
 
+    // A KMS repository names a key of the built-in key service.
+    let key = aws.ok("kms create-key --description team-app").await;
+    let key_id = str_at(&key, "/KeyMetadata/KeyId").to_string();
     let created = aws
-        .ok(
+        .ok(&format!(
             "ecr create-repository --repository-name team/app --tags Key=team,Value=core Key=env,Value=dev \
              --image-tag-mutability IMMUTABLE --image-scanning-configuration scanOnPush=true \
-             --encryption-configuration encryptionType=KMS,kmsKey=mykey",
-        )
+             --encryption-configuration encryptionType=KMS,kmsKey={key_id}"
+        ))
         .await;
     let repo = &created["repository"];
     let account = str_at(repo, "/registryId").to_string();
@@ -297,7 +300,7 @@ async fn repositories_and_tags() {
     assert_eq!(repo["imageScanningConfiguration"], json!({ "scanOnPush": true }));
     assert_eq!(
         repo["encryptionConfiguration"],
-        json!({ "encryptionType": "KMS", "kmsKey": "mykey" })
+        json!({ "encryptionType": "KMS", "kmsKey": key_id })
     );
     let created_at = repo["createdAt"].as_f64().expect("createdAt is epoch seconds");
     assert!((created_at - now_secs()).abs() < 120.0, "createdAt {created_at}");
