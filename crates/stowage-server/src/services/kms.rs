@@ -862,6 +862,187 @@ pub async fn generate_data_key(
 mod tests {
     use super::*;
 
+    const ACCT: &str = "123456789012";
+
+    /// A state on SQLite in a temp dir (no server).
+    async fn state() -> (AppState, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = stowage_meta::Meta::connect(&format!("sqlite://{}", dir.path().join("meta.db").display()))
+            .await
+            .unwrap();
+        let store = stowage_store::LocalStore::open(dir.path().join("blobs")).unwrap();
+        let config = crate::ServerConfig {
+            account_id: ACCT.into(),
+            region: "us-east-1".into(),
+            public_url: "http://localhost:5000".into(),
+            public_registry_url: None,
+            housekeeping: Default::default(),
+        };
+        let state = AppState::new(
+            config,
+            meta,
+            std::sync::Arc::new(store),
+            crate::keys::MasterKey::generate(),
+        );
+        (state, dir)
+    }
+
+    fn version_of(wrapped: &[u8]) -> i64 {
+        split_version(wrapped).unwrap().0
+    }
+
+    #[tokio::test]
+    async fn data_keys_follow_their_key_through_states_and_rotations() {
+        let (state, _dir) = state().await;
+        // The registry key is made on first use.
+        let (dek, wrapped) = new_data_key(&state, REGISTRY_KEY_ID).await.unwrap();
+        assert_eq!(version_of(&wrapped), 1);
+        let opened = open_data_key(&state, REGISTRY_KEY_ID, &wrapped).await.unwrap();
+        assert_eq!(opened.expose(), dek.expose());
+
+        let key = create_key(&state, ACCT, CreateKey::default()).await.unwrap();
+        let (dek, wrapped) = new_data_key(&state, &key.key_id).await.unwrap();
+        assert!(
+            matches!(
+                open_data_key(&state, REGISTRY_KEY_ID, &wrapped).await,
+                Err(KeyError::Meta(_))
+            ),
+            "a data key opens only under its own key"
+        );
+
+        disable_key(&state, &key).await.unwrap();
+        let e = open_data_key(&state, &key.key_id, &wrapped).await.unwrap_err();
+        assert!(matches!(&e, KeyError::Disabled { arn } if *arn == key.arn), "{e:?}");
+        assert_eq!(e.kms_error(), "DisabledException");
+        assert!(matches!(
+            new_data_key(&state, &key.key_id).await,
+            Err(KeyError::Disabled { .. })
+        ));
+        enable_key(&state, &key).await.unwrap();
+
+        // Rotation: new data keys and re-wraps use version 2; version 1 still opens.
+        assert_eq!(rotate_key_on_demand(&state, &key).await.unwrap(), 2);
+        let rewrapped = rewrap(&state, &key.key_id, &wrapped).await.unwrap();
+        assert_eq!(version_of(&rewrapped), 2);
+        for w in [&wrapped, &rewrapped] {
+            assert_eq!(
+                open_data_key(&state, &key.key_id, w).await.unwrap().expose(),
+                dek.expose()
+            );
+        }
+        assert_eq!(version_of(&new_data_key(&state, &key.key_id).await.unwrap().1), 2);
+        assert_eq!(key_rotations(&state, &key).await.unwrap().len(), 1);
+
+        // Pending deletion refuses use; once due, the key is destroyed on access.
+        let (date, days) = schedule_key_deletion(&state, &key, Some(7)).await.unwrap();
+        assert_eq!(days, 7);
+        let e = open_data_key(&state, &key.key_id, &wrapped).await.unwrap_err();
+        assert!(matches!(e, KeyError::PendingDeletion { deletion_date, .. } if deletion_date == date));
+        assert_eq!(e.kms_error(), "KMSInvalidStateException");
+        use KmsKeyState::PendingDeletion;
+        state
+            .meta
+            .set_kms_key_state(&key.key_id, &[PendingDeletion], PendingDeletion, Some(1))
+            .await
+            .unwrap();
+        state.kms_keys.forget(&key.key_id);
+        let e = open_data_key(&state, &key.key_id, &rewrapped).await.unwrap_err();
+        assert!(matches!(&e, KeyError::Destroyed { arn } if *arn == key.arn), "{e:?}");
+        assert!(e.to_string().contains("cannot be recovered"), "{e}");
+        assert!(state.meta.kms_key_versions(&key.key_id).await.unwrap().is_empty());
+        assert!(matches!(
+            resolve(&state, ACCT, Some(&key.key_id)).await,
+            Err(KeyError::Destroyed { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn due_keys_are_destroyed_by_the_sweep() {
+        let (state, _dir) = state().await;
+        let key = create_key(&state, ACCT, CreateKey::default()).await.unwrap();
+        let keep = create_key(&state, ACCT, CreateKey::default()).await.unwrap();
+        schedule_key_deletion(&state, &key, None).await.unwrap();
+        schedule_key_deletion(&state, &keep, None).await.unwrap();
+        assert_eq!(destroy_due_keys(&state).await.unwrap(), 0);
+        use KmsKeyState::PendingDeletion;
+        state
+            .meta
+            .set_kms_key_state(&key.key_id, &[PendingDeletion], PendingDeletion, Some(1))
+            .await
+            .unwrap();
+        assert_eq!(destroy_due_keys(&state).await.unwrap(), 1);
+        assert_eq!(
+            state.meta.kms_key(&key.key_id).await.unwrap().unwrap().state,
+            KmsKeyState::Destroyed
+        );
+        assert_eq!(
+            state.meta.kms_key(&keep.key_id).await.unwrap().unwrap().state,
+            PendingDeletion
+        );
+    }
+
+    #[tokio::test]
+    async fn a_change_on_another_node_is_seen_within_the_cache_ttl() {
+        let (state, _dir) = state().await;
+        let key = create_key(&state, ACCT, CreateKey::default()).await.unwrap();
+        let (_, wrapped) = new_data_key(&state, &key.key_id).await.unwrap();
+        open_data_key(&state, &key.key_id, &wrapped).await.unwrap();
+        // Another node disables the key: this node does not hear of it.
+        use KmsKeyState::{Disabled, Enabled};
+        assert!(
+            state
+                .meta
+                .set_kms_key_state(&key.key_id, &[Enabled], Disabled, None)
+                .await
+                .unwrap()
+        );
+        tokio::time::sleep(CACHE_TTL + Duration::from_millis(50)).await;
+        assert!(matches!(
+            open_data_key(&state, &key.key_id, &wrapped).await,
+            Err(KeyError::Disabled { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn repositories_resolve_their_kms_key() {
+        let (state, _dir) = state().await;
+        let default = resolve(&state, ACCT, None).await.unwrap();
+        assert_eq!(
+            resolve(&state, ACCT, None).await.unwrap(),
+            default,
+            "one alias/aws/ecr key"
+        );
+        assert_eq!(resolve(&state, ACCT, Some(ECR_ALIAS)).await.unwrap(), default);
+        assert_eq!(resolve(&state, ACCT, Some(&default.arn)).await.unwrap(), default);
+        assert!(state.meta.kms_key(&default.key_id).await.unwrap().unwrap().aws_managed);
+        let other_account = resolve(&state, "210987654321", None).await.unwrap();
+        assert_ne!(other_account.key_id, default.key_id);
+
+        let key = create_key(&state, ACCT, CreateKey::default()).await.unwrap();
+        create_alias(&state, ACCT, "alias/app", &key).await.unwrap();
+        let alias_arn = format!("arn:aws:kms:us-east-1:{ACCT}:alias/app");
+        for reference in [key.key_id.as_str(), &key.arn, "alias/app", &alias_arn] {
+            assert_eq!(
+                resolve(&state, ACCT, Some(reference)).await.unwrap().key_id,
+                key.key_id,
+                "{reference}"
+            );
+        }
+        for missing in ["alias/none", "nope", REGISTRY_KEY_ID, &other_account.key_id] {
+            let e = resolve(&state, ACCT, Some(missing)).await.unwrap_err();
+            assert_eq!(e.kms_error(), "NotFoundException", "{missing}: {e}");
+        }
+        assert!(matches!(
+            resolve(&state, "210987654321", Some(&key.arn)).await,
+            Err(KeyError::NotFound { .. })
+        ));
+        disable_key(&state, &key).await.unwrap();
+        assert!(matches!(
+            resolve(&state, ACCT, Some("alias/app")).await,
+            Err(KeyError::Disabled { .. })
+        ));
+    }
+
     #[test]
     fn references_name_keys_and_aliases_of_the_account() {
         let acct = "123456789012";
