@@ -1,5 +1,6 @@
-//! Background work every node runs on a timer: lifecycle policies and garbage
-//! collection. A database lease makes sure only one node does each at a time.
+//! Background work every node runs on a timer: lifecycle policies, garbage
+//! collection and the key service's deletions and rotations. A database lease
+//! makes sure only one node does each at a time.
 
 use std::future::Future;
 use std::time::Duration;
@@ -8,6 +9,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::AppState;
+
+/// Between key-service sweeps (deletions due, automatic rotations due).
+const KEY_SERVICE_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// The running background workers.
 pub struct Workers {
@@ -50,6 +54,25 @@ pub fn spawn(state: AppState) -> Workers {
             async move {
                 leased(&state, "lifecycle", &holder, timing.lifecycle_interval, async {
                     run_lifecycle(&state).await;
+                })
+                .await
+            }
+        }));
+    }
+    {
+        // The key service: keys past their deletion date are destroyed (also
+        // lazily, on their next use) and due automatic rotations made.
+        let (state, holder) = (state.clone(), holder.clone());
+        tasks.spawn(every(KEY_SERVICE_INTERVAL, stopped.clone(), move || {
+            let (state, holder) = (state.clone(), holder.clone());
+            async move {
+                leased(&state, "kms", &holder, KEY_SERVICE_INTERVAL, async {
+                    if let Err(e) = crate::services::kms::destroy_due_keys(&state).await {
+                        tracing::warn!(error = %e, "destroying keys past their deletion date failed");
+                    }
+                    if let Err(e) = crate::services::kms::rotate_due_keys(&state).await {
+                        tracing::warn!(error = %e, "automatic key rotation failed");
+                    }
                 })
                 .await
             }
