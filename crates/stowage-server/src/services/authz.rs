@@ -39,14 +39,20 @@ pub struct RequestFacts {
     pub token_issued_at: Option<i64>,
 }
 
+/// Request extension the server adds to every request that arrived over TLS
+/// (`aws:SecureTransport` is `"true"` with it, `"false"` without).
+#[derive(Clone, Copy, Debug)]
+pub struct SecureTransport;
+
 impl RequestFacts {
     /// Facts known from the connection: the peer address (when the server was
-    /// started with connect info) and whether it is TLS.
+    /// started with connect info) and whether it is TLS ([`SecureTransport`]).
     pub fn from_extensions(ext: &http::Extensions) -> Self {
         RequestFacts {
             source_ip: ext
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
                 .map(|c| c.0.ip()),
+            secure_transport: ext.get::<SecureTransport>().is_some(),
             ..Default::default()
         }
     }
