@@ -27,6 +27,14 @@ pub struct Config {
     /// Address of the public registry (ECR Public's `/v2/` with the Bearer flow);
     /// not served when unset.
     pub public_listen: Option<SocketAddr>,
+    /// PEM certificate chain (leaf first): with `tls_key`, `listen` and
+    /// `public_listen` serve HTTPS only. Re-read on SIGHUP.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// An extra plain-HTTP listener beside the HTTPS one, for local tools; a
+    /// loopback address only.
+    pub plain_listen: Option<SocketAddr>,
     /// Where SQLite and blob files live.
     pub data_dir: PathBuf,
     /// `postgres://…` to keep metadata in PostgreSQL; SQLite in `data_dir` when unset.
@@ -35,12 +43,16 @@ pub struct Config {
     pub account_id: Option<String>,
     /// Region named in ARNs and accepted in SigV4 scopes.
     pub region: String,
-    /// The URL users `docker tag` with (`http://host:port`); `http://<listen>` when unset.
+    /// The URL users `docker tag` with (`http://host:port`); `http://<listen>` when
+    /// unset (`https://` with TLS).
     pub public_url: Option<String>,
-    /// Master key (64 hex chars) sealing secrets in metadata; when unset it is
-    /// kept in `<data_dir>/master.key`, created at first start. Nodes sharing a
-    /// database must share it.
+    /// Master key (64 hex chars) sealing secrets in metadata; when neither it
+    /// nor `master_key_file` is set it is kept in `<data_dir>/master.key`, created
+    /// at first start. Nodes sharing a database must share it; a start with
+    /// another key than the database was created with fails.
     pub master_key: Option<String>,
+    /// A file holding the master key (64 hex chars), instead of `master_key`.
+    pub master_key_file: Option<PathBuf>,
     pub log_format: LogFormat,
     /// How often lifecycle policies run on every repository that has one.
     #[serde(with = "humantime_serde")]
@@ -61,12 +73,16 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:5000".parse().expect("valid default address"),
             public_listen: None,
+            tls_cert: None,
+            tls_key: None,
+            plain_listen: None,
             data_dir: PathBuf::from("./stowage-data"),
             database_url: None,
             account_id: None,
             region: "us-east-1".to_string(),
             public_url: None,
             master_key: None,
+            master_key_file: None,
             log_format: LogFormat::Human,
             lifecycle_interval: Duration::from_secs(3600),
             gc_interval: Duration::from_secs(600),
@@ -91,6 +107,22 @@ pub struct Overrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_listen: Option<SocketAddr>,
+    /// PEM certificate chain: serve HTTPS (with --tls-key); re-read on SIGHUP.
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// Extra plain-HTTP listener beside HTTPS (loopback addresses only).
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plain_listen: Option<SocketAddr>,
+    /// File holding the master key (64 hex characters).
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master_key_file: Option<PathBuf>,
     /// Data directory (default ./stowage-data).
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -121,15 +153,19 @@ pub struct Overrides {
     pub upload_ttl: Option<Duration>,
 }
 
-const ENV_KEYS: [&str; 13] = [
+const ENV_KEYS: [&str; 17] = [
     "listen",
     "public_listen",
+    "tls_cert",
+    "tls_key",
+    "plain_listen",
     "data_dir",
     "database_url",
     "account_id",
     "region",
     "public_url",
     "master_key",
+    "master_key_file",
     "log_format",
     "lifecycle_interval",
     "gc_interval",
@@ -169,6 +205,26 @@ impl Config {
             anyhow::ensure!(k.len() == 64 && hex_ok(k), "master_key must be 64 hex characters");
         }
         anyhow::ensure!(
+            config.master_key.is_none() || config.master_key_file.is_none(),
+            "master_key and master_key_file are both set: configure one of them"
+        );
+        anyhow::ensure!(
+            config.tls_cert.is_some() == config.tls_key.is_some(),
+            "tls_cert and tls_key go together: set both to serve HTTPS, or neither"
+        );
+        if let Some(plain) = config.plain_listen {
+            anyhow::ensure!(
+                config.tls_cert.is_some(),
+                "plain_listen adds a plain-HTTP listener beside HTTPS: it needs tls_cert and tls_key \
+                 (without them `listen` is plain HTTP already)"
+            );
+            anyhow::ensure!(
+                plain.ip().is_loopback(),
+                "plain_listen must be a loopback address (127.0.0.1 or ::1), not {plain}: plain HTTP \
+                 would carry registry passwords and tokens unencrypted over the network"
+            );
+        }
+        anyhow::ensure!(
             !config.lifecycle_interval.is_zero() && !config.gc_interval.is_zero(),
             "lifecycle_interval and gc_interval must be more than zero"
         );
@@ -179,8 +235,18 @@ impl Config {
     pub fn public_url(&self) -> String {
         match &self.public_url {
             Some(u) => u.trim_end_matches('/').to_string(),
-            None => format!("http://{}", self.listen),
+            None => format!("{}://{}", self.scheme(), self.listen),
         }
+    }
+
+    /// The certificate and key files when HTTPS is on.
+    pub fn tls_files(&self) -> Option<(&std::path::Path, &std::path::Path)> {
+        Some((self.tls_cert.as_deref()?, self.tls_key.as_deref()?))
+    }
+
+    /// `https` when TLS is configured, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls_files().is_some() { "https" } else { "http" }
     }
 
     /// The metadata database URL in force.

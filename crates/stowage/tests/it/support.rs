@@ -35,8 +35,19 @@ impl Db {
             .expect("creating a test database");
         admin.close().await;
         let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
-        Db::Postgres(format!("{base}/{name}"))
+        let url = format!("{base}/{name}");
+        // Nodes sharing a database share its master key (a server refuses another).
+        let key = hex(&rand::random::<[u8; 32]>());
+        std::fs::write(shared_master_key(&url), key).expect("writing the database's master key");
+        Db::Postgres(url)
     }
+}
+
+/// Where the master key of a test PostgreSQL database is kept, for every server
+/// started on it to copy into its data dir.
+fn shared_master_key(url: &str) -> PathBuf {
+    let name = url.rsplit('/').next().expect("database URL has a path");
+    Path::new(&require_env("STOWAGE_TEST_TMPDIR")).join(format!("{name}.master.key"))
 }
 
 /// An environment variable set by `scripts/test`; a clear failure without it.
@@ -82,6 +93,9 @@ impl TestServer {
     pub async fn start_configured(db: Db, serve_args: &[&str]) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().to_path_buf();
+        if let Db::Postgres(url) = &db {
+            std::fs::copy(shared_master_key(url), data_dir.join("master.key")).expect("copying the master key");
+        }
         let mut s = TestServer {
             child: None,
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -161,6 +175,11 @@ impl TestServer {
         self.addr = listen.parse().unwrap();
         self.public_addr = public_listen.lock().unwrap().as_ref().map(|a| a.parse().unwrap());
         self.child = Some(child);
+    }
+
+    /// The server's process id, while it runs (to send it signals).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// What the server has logged so far.
