@@ -123,6 +123,7 @@ pub struct GcGuard {
 pub struct BlobGuard {
     tx: Tx,
     digest: Digest,
+    dialect: Dialect,
 }
 
 impl Meta {
@@ -181,20 +182,26 @@ impl Meta {
         Ok(())
     }
 
-    /// Which of `digests` the database records as stored blobs.
-    pub async fn known_blobs(&self, digests: &[Digest]) -> Result<Vec<Digest>, MetaError> {
+    /// Which of `objects` (key scope, digest) the database records as stored.
+    pub async fn known_objects(&self, objects: &[(String, Digest)]) -> Result<Vec<(String, Digest)>, MetaError> {
         let mut known = Vec::new();
-        for chunk in digests.chunks(500) {
+        for chunk in objects.chunks(500) {
             let sql = format!(
-                "SELECT digest FROM blobs WHERE digest IN ({})",
+                "SELECT scope, digest FROM blob_objects WHERE digest IN ({})",
                 crate::placeholders(1, chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for d in chunk {
+            for (_, d) in chunk {
                 q = q.bind(d.to_string());
             }
             for r in q.fetch_all(&self.pool).await? {
-                known.push(parse_digest(&get::<String>(&r, "digest")?)?);
+                let found = (
+                    get::<String>(&r, "scope")?,
+                    parse_digest(&get::<String>(&r, "digest")?)?,
+                );
+                if chunk.contains(&found) {
+                    known.push(found);
+                }
             }
         }
         Ok(known)
@@ -216,7 +223,11 @@ impl Meta {
     pub async fn blob_guard(&self, digest: &Digest) -> Result<BlobGuard, MetaError> {
         let mut tx = self.write_tx().await?;
         lock_shared(&mut tx, self.dialect, std::slice::from_ref(digest)).await?;
-        Ok(BlobGuard { tx, digest: *digest })
+        Ok(BlobGuard {
+            tx,
+            digest: *digest,
+            dialect: self.dialect,
+        })
     }
 
     /// Upload sessions idle since before `cutoff_ms`.
@@ -335,9 +346,50 @@ impl GcGuard {
         })
     }
 
-    /// Forgets the blob (call after moving its file out of view) and commits.
+    /// Key scopes the blob is stored under.
+    pub async fn objects(&mut self) -> Result<Vec<String>, MetaError> {
+        let rows = sqlx::query("SELECT scope FROM blob_objects WHERE digest = $1 ORDER BY scope")
+            .bind(self.digest.to_string())
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(|r| get(r, "scope")).collect()
+    }
+
+    /// Key scopes the blob is stored under that no repository using that key
+    /// links any more (its copies for keys nothing needs).
+    pub async fn unused_objects(&mut self) -> Result<Vec<String>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT o.scope FROM blob_objects o WHERE o.digest = $1 AND NOT EXISTS \
+             (SELECT 1 FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id \
+              WHERE rb.digest = o.digest AND r.key_id = o.scope) ORDER BY o.scope",
+        )
+        .bind(self.digest.to_string())
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(|r| get(r, "scope")).collect()
+    }
+
+    /// Forgets the blob's objects under `scopes` (call after moving their
+    /// files out of view); takes effect when the guard commits.
+    pub async fn forget_objects(&mut self, scopes: &[String]) -> Result<(), MetaError> {
+        for scope in scopes {
+            sqlx::query("DELETE FROM blob_objects WHERE scope = $1 AND digest = $2")
+                .bind(scope)
+                .bind(self.digest.to_string())
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the blob and all its objects (call after moving their files out
+    /// of view) and commits.
     pub async fn forget_blob(mut self) -> Result<(), MetaError> {
         let d = self.digest.to_string();
+        sqlx::query("DELETE FROM blob_objects WHERE digest = $1")
+            .bind(&d)
+            .execute(&mut *self.tx)
+            .await?;
         sqlx::query("DELETE FROM blobs WHERE digest = $1")
             .bind(&d)
             .execute(&mut *self.tx)
@@ -377,10 +429,12 @@ impl GcGuard {
         Ok(())
     }
 
-    /// Whether the database still records the blob (a quarantined file whose
-    /// row survived belongs back in place).
-    pub async fn blob_recorded(&mut self) -> Result<bool, MetaError> {
-        let row = sqlx::query("SELECT 1 AS one FROM blobs WHERE digest = $1")
+    /// Whether the database still records the blob's object under `scope` (a
+    /// quarantined file whose row survived belongs back in place; a stored file
+    /// without one is a leftover).
+    pub async fn object_recorded(&mut self, scope: &str) -> Result<bool, MetaError> {
+        let row = sqlx::query("SELECT 1 AS one FROM blob_objects WHERE scope = $1 AND digest = $2")
+            .bind(scope)
             .bind(self.digest.to_string())
             .fetch_optional(&mut *self.tx)
             .await?;
@@ -389,9 +443,28 @@ impl GcGuard {
 }
 
 impl BlobGuard {
-    /// Closes the upload session and links the now-placed blob to its
-    /// repository, then commits (releasing the lock).
-    pub async fn complete_upload(mut self, upload: &Upload) -> Result<(), MetaError> {
+    /// Takes the right to place the blob's object under `scope` (one placer at
+    /// a time) and returns the wrapped data key of the object already stored
+    /// there, if any: then the upload's own copy is not needed.
+    pub async fn stored_object(&mut self, scope: &str) -> Result<Option<Vec<u8>>, MetaError> {
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(placement_key(scope, &self.digest))
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        let row = sqlx::query("SELECT wrapped_key FROM blob_objects WHERE scope = $1 AND digest = $2")
+            .bind(scope)
+            .bind(self.digest.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.map(|r| get(&r, "wrapped_key")).transpose()
+    }
+
+    /// Closes the upload session and links the blob to its repository, then
+    /// commits (releasing the locks). `placed` is set when this upload's
+    /// staged bytes were just put in place as the object of the upload's scope.
+    pub async fn complete_upload(mut self, upload: &Upload, placed: bool) -> Result<(), MetaError> {
         let gone = sqlx::query("DELETE FROM uploads WHERE id = $1")
             .bind(upload.id.to_string())
             .execute(&mut *self.tx)
@@ -400,7 +473,25 @@ impl BlobGuard {
             return Err(MetaError::UploadNotFound);
         }
         crate::blobs::link_in(&mut self.tx, upload.repository_id, &self.digest, upload.offset).await?;
+        if placed {
+            sqlx::query(
+                "INSERT INTO blob_objects (scope, digest, wrapped_key, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (scope, digest) DO UPDATE SET wrapped_key = excluded.wrapped_key",
+            )
+            .bind(&upload.scope)
+            .bind(self.digest.to_string())
+            .bind(upload.wrapped_key.clone())
+            .bind(now_ms())
+            .execute(&mut *self.tx)
+            .await?;
+        }
         self.tx.commit().await?;
         Ok(())
     }
+}
+
+/// Advisory-lock key serialising placers of one object (a key space apart from
+/// [`lock_key`]'s by hashing the scope in).
+fn placement_key(scope: &str, digest: &Digest) -> i64 {
+    lock_key(&Digest::of(format!("place {scope} {digest}").as_bytes()))
 }

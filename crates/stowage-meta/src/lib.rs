@@ -6,6 +6,7 @@
 mod accounts;
 mod audit;
 mod blobs;
+mod encryption;
 mod gc;
 mod iam;
 mod identity;
@@ -25,6 +26,7 @@ use stowage_core::Digest;
 
 pub use audit::{AuditEntry, AuditFilter, AuditResult};
 pub use blobs::BlobLink;
+pub use encryption::{WrappedKeyRow, WrappedKeys};
 pub use gc::{BlobGuard, GcGuard, Review, Verdict};
 pub use iam::{AccessKeyInfo, Entity, EntityKind, IdentityPolicy, ManagedPolicyRecord};
 pub use identity::AccessKey;

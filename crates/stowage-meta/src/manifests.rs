@@ -13,6 +13,10 @@ pub struct PutManifest<'a> {
     pub manifest: &'a Manifest,
     /// The exact bytes received.
     pub body: &'a [u8],
+    /// `body` sealed with its own data key, as stored.
+    pub sealed_body: &'a [u8],
+    /// That data key, wrapped by the repository's key.
+    pub body_key: &'a [u8],
     pub tag: Option<&'a str>,
 }
 
@@ -25,12 +29,17 @@ pub struct PutManifestOutcome {
     pub tag_moved_from: Option<Digest>,
 }
 
-/// A manifest's bytes as served.
+/// A manifest as stored: its body sealed (see [`PutManifest::sealed_body`]).
 #[derive(Clone, Debug)]
 pub struct StoredManifest {
     pub digest: Digest,
     pub media_type: String,
+    /// The body as stored: sealed when `body_key` is set, else as received.
     pub body: Vec<u8>,
+    /// The body's data key, wrapped by the repository's key.
+    pub body_key: Option<Vec<u8>>,
+    /// Size of the body as received.
+    pub size: u64,
 }
 
 /// A manifest that names another as its `subject`.
@@ -152,8 +161,8 @@ impl Meta {
             .map(|a| serde_json::to_string(a).unwrap_or_default());
         let inserted = sqlx::query(
             "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, config_media_type, \
-             subject_digest, annotations, body, size, image_size, pushed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             subject_digest, annotations, body, size, image_size, pushed_at, body_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (repository_id, digest) DO NOTHING",
         )
         .bind(repo_id)
@@ -163,10 +172,11 @@ impl Meta {
         .bind(m.config_media_type().map(str::to_string))
         .bind(m.subject.as_ref().map(|s| s.digest.to_string()))
         .bind(annotations)
-        .bind(put.body.to_vec())
+        .bind(put.sealed_body.to_vec())
         .bind(put.body.len() as i64)
         .bind(m.total_size() as i64)
         .bind(now)
+        .bind(put.body_key.to_vec())
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -217,7 +227,7 @@ impl Meta {
     /// The manifest a tag points at.
     pub async fn manifest_by_tag(&self, repository_id: i64, tag: &str) -> Result<Option<StoredManifest>, MetaError> {
         let row = sqlx::query(
-            "SELECT m.digest, m.media_type, m.body FROM tags t JOIN manifests m \
+            "SELECT m.digest, m.media_type, m.body, m.body_key, m.size FROM tags t JOIN manifests m \
              ON m.repository_id = t.repository_id AND m.digest = t.digest \
              WHERE t.repository_id = $1 AND t.name = $2",
         )
@@ -234,12 +244,13 @@ impl Meta {
         repository_id: i64,
         digest: &Digest,
     ) -> Result<Option<StoredManifest>, MetaError> {
-        let row =
-            sqlx::query("SELECT digest, media_type, body FROM manifests WHERE repository_id = $1 AND digest = $2")
-                .bind(repository_id)
-                .bind(digest.to_string())
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(
+            "SELECT digest, media_type, body, body_key, size FROM manifests WHERE repository_id = $1 AND digest = $2",
+        )
+        .bind(repository_id)
+        .bind(digest.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| stored(&r)).transpose()
     }
 
@@ -336,5 +347,7 @@ fn stored(row: &sqlx::any::AnyRow) -> Result<StoredManifest, MetaError> {
         digest: parse_digest(&get::<String>(row, "digest")?)?,
         media_type: get(row, "media_type")?,
         body: get(row, "body")?,
+        body_key: get(row, "body_key")?,
+        size: get::<i64>(row, "size")? as u64,
     })
 }

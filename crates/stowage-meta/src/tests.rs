@@ -92,6 +92,8 @@ both!(
             digest,
             manifest: &m,
             body: &body,
+            sealed_body: &body,
+            body_key: b"wrapped",
             tag: Some("v1"),
         };
         match meta.put_manifest(put()).await {
@@ -134,6 +136,8 @@ both!(mutable_tags_move_and_paginate, |meta: Meta| async move {
             digest: d1,
             manifest: &m1,
             body: &b1,
+            sealed_body: &b1,
+            body_key: b"wrapped",
             tag: Some(tag),
         })
         .await
@@ -145,6 +149,8 @@ both!(mutable_tags_move_and_paginate, |meta: Meta| async move {
             digest: d2,
             manifest: &m2,
             body: &b2,
+            sealed_body: &b2,
+            body_key: b"wrapped",
             tag: Some("a"),
         })
         .await
@@ -157,25 +163,53 @@ both!(mutable_tags_move_and_paginate, |meta: Meta| async move {
 
 both!(uploads_resume_and_complete, |meta: Meta| async move {
     let r = repo(&meta, "up", TagMutability::Mutable).await;
-    let u = meta.create_upload(r.id).await.unwrap();
-    let mut h = u.hasher.clone();
+    let fresh = stowage_core::Sha256Hasher::new().save();
+    let u = meta
+        .create_upload(uuid::Uuid::new_v4(), r.id, "registry", b"wrapped", &fresh)
+        .await
+        .unwrap();
+    let mut h = stowage_core::Sha256Hasher::restore(&u.hash_state).unwrap();
     h.update(b"abc");
-    meta.advance_upload(u.id, 0, 3, &h).await.unwrap();
+    meta.advance_upload(u.id, 0, 3, &h.save()).await.unwrap();
     assert!(matches!(
-        meta.advance_upload(u.id, 0, 3, &h).await,
+        meta.advance_upload(u.id, 0, 3, &h.save()).await,
         Err(MetaError::UploadConflict)
     ));
     let back = meta.upload(r.id, u.id).await.unwrap().unwrap();
     assert_eq!(back.offset, 3);
-    assert_eq!(back.hasher.digest(), Digest::of(b"abc"));
-    meta.complete_upload(&back, &Digest::of(b"abc")).await.unwrap();
+    assert_eq!(
+        stowage_core::Sha256Hasher::restore(&back.hash_state).unwrap().digest(),
+        Digest::of(b"abc")
+    );
+    let mut placing = meta.blob_guard(&Digest::of(b"abc")).await.unwrap();
+    assert_eq!(placing.stored_object("registry").await.unwrap(), None);
+    placing.complete_upload(&back, true).await.unwrap();
     assert!(meta.upload(r.id, u.id).await.unwrap().is_none());
-    let link = meta.repository_blob(r.id, &Digest::of(b"abc")).await.unwrap().unwrap();
+    let link = meta
+        .repository_blob(r.id, &Digest::of(b"abc"), "registry")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(link.size, 3);
     let other = repo(&meta, "other", TagMutability::Mutable).await;
-    assert!(meta.repository_blob(other.id, &link.digest).await.unwrap().is_none());
-    assert!(meta.mount_blob(other.id, r.id, &link.digest).await.unwrap().is_some());
-    assert!(meta.repository_blob(other.id, &link.digest).await.unwrap().is_some());
+    assert!(
+        meta.repository_blob(other.id, &link.digest, "registry")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        meta.mount_blob(other.id, r.id, &link.digest, "registry")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        meta.repository_blob(other.id, &link.digest, "registry")
+            .await
+            .unwrap()
+            .is_some()
+    );
 });
 
 both!(index_children_and_referrers, |meta: Meta| async move {
@@ -196,6 +230,8 @@ both!(index_children_and_referrers, |meta: Meta| async move {
         digest: di,
         manifest: &mi,
         body: index.as_bytes(),
+        sealed_body: index.as_bytes(),
+        body_key: b"wrapped",
         tag: None,
     };
     assert!(matches!(
@@ -207,6 +243,8 @@ both!(index_children_and_referrers, |meta: Meta| async move {
         digest: d1,
         manifest: &m1,
         body: &b1,
+        sealed_body: &b1,
+        body_key: b"wrapped",
         tag: None,
     })
     .await
@@ -227,6 +265,8 @@ both!(index_children_and_referrers, |meta: Meta| async move {
         digest: ds,
         manifest: &ms,
         body: sig.as_bytes(),
+        sealed_body: sig.as_bytes(),
+        body_key: b"wrapped",
         tag: None,
     })
     .await
@@ -274,6 +314,8 @@ both!(gc_reviews_follow_references, |meta: Meta| async move {
             digest,
             manifest: &m,
             body: &body,
+            sealed_body: &body,
+            body_key: b"wrapped",
             tag: Some("v1"),
         })
         .await
@@ -282,13 +324,13 @@ both!(gc_reviews_follow_references, |meta: Meta| async move {
     let later = crate::now_ms() + 1;
     // Referenced in both repositories: kept, and its links too.
     assert_eq!(verdict(&meta, &layer, later).await, crate::Verdict::InUse);
-    assert!(meta.repository_blob(a.id, &layer).await.unwrap().is_some());
+    assert!(meta.repository_blob(a.id, &layer, "registry").await.unwrap().is_some());
 
     // Gone from `a`: its link is stale there but `b` still uses the blob.
     assert!(meta.delete_manifest(a.id, &digest).await.unwrap());
     assert_eq!(verdict(&meta, &layer, later).await, crate::Verdict::InUse);
-    assert!(meta.repository_blob(a.id, &layer).await.unwrap().is_none());
-    assert!(meta.repository_blob(b.id, &layer).await.unwrap().is_some());
+    assert!(meta.repository_blob(a.id, &layer, "registry").await.unwrap().is_none());
+    assert!(meta.repository_blob(b.id, &layer, "registry").await.unwrap().is_some());
 
     // Gone everywhere: a link younger than the cutoff still holds it.
     assert!(meta.delete_manifest(b.id, &digest).await.unwrap());
@@ -307,8 +349,9 @@ both!(gc_reviews_follow_references, |meta: Meta| async move {
         crate::Verdict::Unreferenced { size: Some(3) }
     );
     g.forget_blob().await.unwrap();
-    assert!(meta.known_blobs(&[layer, config]).await.unwrap() == vec![config]);
-    assert!(meta.repository_blob(b.id, &layer).await.unwrap().is_none());
+    let objects = [("registry".to_string(), layer), ("registry".to_string(), config)];
+    assert_eq!(meta.known_objects(&objects).await.unwrap(), vec![objects[1].clone()]);
+    assert!(meta.repository_blob(b.id, &layer, "registry").await.unwrap().is_none());
 });
 
 both!(gc_reviews_page_in_queue_order, |meta: Meta| async move {
@@ -339,7 +382,10 @@ both!(leases_have_one_holder, |meta: Meta| async move {
 
 both!(idle_uploads_expire, |meta: Meta| async move {
     let r = repo(&meta, "up", TagMutability::Mutable).await;
-    let u = meta.create_upload(r.id).await.unwrap();
+    let u = meta
+        .create_upload(uuid::Uuid::new_v4(), r.id, "registry", b"wrapped", b"state")
+        .await
+        .unwrap();
     let now = crate::now_ms();
     assert!(meta.idle_uploads(now - 60_000, 10).await.unwrap().is_empty());
     assert_eq!(meta.idle_uploads(now + 1, 10).await.unwrap(), vec![u.id]);
@@ -368,6 +414,8 @@ async fn put_body(
         digest,
         manifest: &m,
         body: body.as_bytes(),
+        sealed_body: body.as_bytes(),
+        body_key: b"wrapped",
         tag,
     })
     .await
@@ -1198,6 +1246,8 @@ both!(a_review_never_closes_over_a_newer_queueing, |meta: Meta| async move {
         digest,
         manifest: &m,
         body: &body,
+        sealed_body: &body,
+        body_key: b"wrapped",
         tag: Some("v1"),
     };
     meta.put_manifest(put).await.unwrap();

@@ -2,7 +2,6 @@
 //! in-progress blob upload, so any node (or a restarted one) takes the next chunk.
 
 use stowage_core::limits::UPLOAD_IDLE_EXPIRY_SECS;
-use stowage_core::{Digest, Sha256Hasher};
 use uuid::Uuid;
 
 use crate::{Meta, MetaError, get, now_ms};
@@ -14,46 +13,61 @@ pub struct Upload {
     pub repository_id: i64,
     /// Bytes acknowledged so far.
     pub offset: u64,
-    /// Running SHA-256 of those bytes.
-    pub hasher: Sha256Hasher,
+    /// Running SHA-256 state of those bytes, as stored: sealed by the caller,
+    /// since a hash state holds up to a block of the content in clear.
+    pub hash_state: Vec<u8>,
     /// Parts (chunks) received so far.
     pub parts: u64,
     /// Size of the last part received through the ECR API (UploadLayerPart).
     pub last_part_size: Option<u64>,
     pub created_at: i64,
+    /// Key scope the staged bytes belong to (the repository's key).
+    pub scope: String,
+    /// The data key the staged bytes are sealed with, wrapped by the scope's key.
+    pub wrapped_key: Vec<u8>,
 }
 
 impl Meta {
-    /// Opens a new upload session in the repository.
-    pub async fn create_upload(&self, repository_id: i64) -> Result<Upload, MetaError> {
-        let id = Uuid::new_v4();
+    /// Opens upload session `id` in the repository, its bytes to be sealed with
+    /// the data key `wrapped_key` of key scope `scope`, starting from `hash_state`.
+    pub async fn create_upload(
+        &self,
+        id: Uuid,
+        repository_id: i64,
+        scope: &str,
+        wrapped_key: &[u8],
+        hash_state: &[u8],
+    ) -> Result<Upload, MetaError> {
         let now = now_ms();
-        let hasher = Sha256Hasher::new();
         sqlx::query(
-            "INSERT INTO uploads (id, repository_id, byte_offset, hash_state, parts, created_at, updated_at) \
-             VALUES ($1, $2, 0, $3, 0, $4, $4)",
+            "INSERT INTO uploads (id, repository_id, byte_offset, hash_state, parts, created_at, updated_at, \
+             scope, wrapped_key) VALUES ($1, $2, 0, $3, 0, $4, $4, $5, $6)",
         )
         .bind(id.to_string())
         .bind(repository_id)
-        .bind(hasher.save())
+        .bind(hash_state.to_vec())
         .bind(now)
+        .bind(scope)
+        .bind(wrapped_key.to_vec())
         .execute(&self.pool)
         .await?;
         Ok(Upload {
             id,
             repository_id,
             offset: 0,
-            hasher,
+            hash_state: hash_state.to_vec(),
             parts: 0,
             last_part_size: None,
             created_at: now,
+            scope: scope.to_string(),
+            wrapped_key: wrapped_key.to_vec(),
         })
     }
 
     /// The live upload `id` of the repository (`None` if unknown or idle too long).
     pub async fn upload(&self, repository_id: i64, id: Uuid) -> Result<Option<Upload>, MetaError> {
         let row = sqlx::query(
-            "SELECT byte_offset, hash_state, parts, last_part_size, created_at FROM uploads \
+            "SELECT byte_offset, hash_state, parts, last_part_size, created_at, scope, wrapped_key FROM uploads \
              WHERE id = $1 AND repository_id = $2 AND updated_at > $3",
         )
         .bind(id.to_string())
@@ -67,29 +81,32 @@ impl Meta {
             id,
             repository_id,
             offset: get::<i64>(&row, "byte_offset")? as u64,
-            hasher: Sha256Hasher::restore(&state)
-                .ok_or_else(|| MetaError::Corrupt(format!("hash state of upload {id}")))?,
+            hash_state: state,
             parts: get::<i64>(&row, "parts")? as u64,
             last_part_size: get::<Option<i64>>(&row, "last_part_size")?.map(|s| s as u64),
             created_at: get(&row, "created_at")?,
+            // Sessions opened before encryption at rest have no key: they cannot continue.
+            scope: get::<Option<String>>(&row, "scope")?
+                .ok_or_else(|| MetaError::Corrupt(format!("upload {id} has no data key")))?,
+            wrapped_key: get::<Option<Vec<u8>>>(&row, "wrapped_key")?.unwrap_or_default(),
         }))
     }
 
-    /// Records that the upload now stands at `offset` with `hasher`, if it still
-    /// stood at `from_offset` (another request may have moved it meanwhile).
+    /// Records that the upload now stands at `offset` with `hash_state`, if it
+    /// still stood at `from_offset` (another request may have moved it meanwhile).
     pub async fn advance_upload(
         &self,
         id: Uuid,
         from_offset: u64,
         offset: u64,
-        hasher: &Sha256Hasher,
+        hash_state: &[u8],
     ) -> Result<(), MetaError> {
         let done = sqlx::query(
             "UPDATE uploads SET byte_offset = $1, hash_state = $2, parts = parts + 1, updated_at = $3 \
              WHERE id = $4 AND byte_offset = $5",
         )
         .bind(offset as i64)
-        .bind(hasher.save())
+        .bind(hash_state.to_vec())
         .bind(now_ms())
         .bind(id.to_string())
         .bind(from_offset as i64)
@@ -110,11 +127,6 @@ impl Meta {
             .execute(&self.pool)
             .await?;
         Ok(())
-    }
-
-    /// Closes the session and links the finished blob to its repository, atomically.
-    pub async fn complete_upload(&self, upload: &Upload, digest: &Digest) -> Result<(), MetaError> {
-        self.blob_guard(digest).await?.complete_upload(upload).await
     }
 
     /// Cancels an upload session; returns whether it existed.

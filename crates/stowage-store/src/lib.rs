@@ -1,10 +1,13 @@
 //! Blob storage for Stowage. [`BlobStore`] is the one interface; [`LocalStore`]
 //! keeps blobs as files. This is the only crate that names a storage key.
 //!
-//! Contract every backend keeps: a blob is visible under its digest only once it
+//! Contract every backend keeps: a blob is visible under its key only once it
 //! is complete, verified and durable; upload staging can be resumed from any
-//! acknowledged offset, also by another process.
+//! acknowledged offset, also by another process. Everything written — staged
+//! uploads included — is sealed with the object's data key
+//! ([`stowage_crypto`]'s segmented format); plaintext never reaches storage.
 
+mod keys;
 mod local;
 
 use std::io;
@@ -14,8 +17,10 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use futures::Stream;
 use stowage_core::{Digest, Sha256Hasher};
+use stowage_crypto::DataKey;
 use uuid::Uuid;
 
+pub use keys::{BlobKey, InvalidScope, KeyScope};
 pub use local::LocalStore;
 
 /// A stream of bytes in or out of the store.
@@ -25,7 +30,11 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("blob {0} not found")]
-    NotFound(Digest),
+    NotFound(BlobKey),
+    #[error("stored blob {0} failed its integrity check")]
+    Integrity(BlobKey),
+    #[error("staged upload {0} failed its integrity check")]
+    UploadIntegrity(Uuid),
     #[error("upload {0} has no staged data")]
     UploadNotFound(Uuid),
     #[error("upload has {staged} bytes staged, fewer than the {expected} recorded")]
@@ -66,47 +75,57 @@ pub struct Staged {
     pub hasher: Sha256Hasher,
 }
 
-/// Content-addressed blob storage with resumable upload staging.
+/// Content-addressed, encrypted blob storage with resumable upload staging.
+/// Blobs are stored once per [`KeyScope`]: the same content under two keys is
+/// two objects.
 #[async_trait::async_trait]
 pub trait BlobStore: Send + Sync + 'static {
-    /// The size of a stored blob, or `None`.
-    async fn stat(&self, digest: &Digest) -> Result<Option<u64>, StoreError>;
+    /// The stored (sealed) size of a blob, or `None`.
+    async fn stat(&self, blob: &BlobKey) -> Result<Option<u64>, StoreError>;
 
-    /// Opens a stored blob, optionally a byte range of it.
-    async fn get(&self, digest: &Digest, range: Option<ByteRange>) -> Result<BlobRead, StoreError>;
+    /// Opens a stored blob of `size` plaintext bytes (as recorded at upload),
+    /// optionally a byte range of it, decrypting with `key`. Only the segments
+    /// the range touches are read; a segment that fails authentication ends the
+    /// stream with an error (and fails the call when it is the first).
+    async fn get(
+        &self,
+        blob: &BlobKey,
+        size: u64,
+        key: &DataKey,
+        range: Option<ByteRange>,
+    ) -> Result<BlobRead, StoreError>;
 
     /// Appends `body` to an upload's staging data at `from.offset` (dropping anything
-    /// staged past it by an interrupted request), hashing as it writes; the result is
-    /// durable when this returns.
-    async fn append(&self, upload: Uuid, from: Staged, body: ByteStream) -> Result<Staged, StoreError>;
+    /// staged past it by an interrupted request), hashing the plaintext and sealing it
+    /// with `key` as it writes; the result is durable when this returns.
+    async fn append(&self, upload: Uuid, from: Staged, body: ByteStream, key: &DataKey) -> Result<Staged, StoreError>;
 
-    /// Makes the staged upload the blob `digest` if its hash matches, durably; the
-    /// staging data is gone afterwards whatever the outcome.
-    async fn commit(&self, upload: Uuid, staged: &Staged, digest: &Digest) -> Result<(), StoreError>;
+    /// Makes the staged upload (sealed with `key`) the blob `blob` if its hash
+    /// matches, durably, replacing any unrecorded leftover there; the staging data
+    /// is gone afterwards whatever the outcome.
+    async fn commit(&self, upload: Uuid, staged: &Staged, blob: &BlobKey, key: &DataKey) -> Result<(), StoreError>;
 
     /// Drops an upload's staging data (idempotent).
     async fn abort(&self, upload: Uuid) -> Result<(), StoreError>;
 
-    /// Deletes a blob (idempotent). Callers ensure nothing references it.
-    async fn delete(&self, digest: &Digest) -> Result<(), StoreError>;
-
     /// Moves a blob out of view, keeping its bytes until [`BlobStore::purge`];
-    /// returns its size, or `None` when it was not stored. Garbage collection
-    /// quarantines before it forgets a blob, so a crash in between loses nothing.
-    async fn quarantine(&self, digest: &Digest) -> Result<Option<u64>, StoreError>;
+    /// returns its stored size, or `None` when it was not stored. Garbage
+    /// collection quarantines before it forgets a blob, so a crash in between
+    /// loses nothing.
+    async fn quarantine(&self, blob: &BlobKey) -> Result<Option<u64>, StoreError>;
 
     /// Puts a quarantined blob back in view (idempotent).
-    async fn restore(&self, digest: &Digest) -> Result<(), StoreError>;
+    async fn restore(&self, blob: &BlobKey) -> Result<(), StoreError>;
 
     /// Deletes a quarantined blob's bytes for good (idempotent).
-    async fn purge(&self, digest: &Digest) -> Result<(), StoreError>;
+    async fn purge(&self, blob: &BlobKey) -> Result<(), StoreError>;
 
     /// Blobs in quarantine (left by an interrupted garbage-collection pass).
-    async fn quarantined(&self) -> Result<Vec<Digest>, StoreError>;
+    async fn quarantined(&self) -> Result<Vec<BlobKey>, StoreError>;
 
-    /// Stored blobs whose digest's first byte is `shard`, with their write times;
-    /// 256 shards cover the store.
-    async fn list_blobs(&self, shard: u8) -> Result<Vec<(Digest, SystemTime)>, StoreError>;
+    /// Stored blobs whose digest's first byte is `shard`, in every scope, with
+    /// their write times; 256 shards cover the store.
+    async fn list_blobs(&self, shard: u8) -> Result<Vec<(BlobKey, SystemTime)>, StoreError>;
 
     /// Uploads with staged data, with their last write times.
     async fn list_uploads(&self) -> Result<Vec<(Uuid, SystemTime)>, StoreError>;

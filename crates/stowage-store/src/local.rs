@@ -1,5 +1,7 @@
-//! Blobs as files: `blobs/sha256/<2 hex>/<64 hex>`, uploads staged in `uploads/<uuid>`,
-//! quarantined blobs in `trash/<64 hex>`.
+//! Blobs as files: `blobs/<scope>/sha256/<2 hex>/<64 hex>`, uploads staged in
+//! `uploads/<uuid>`, quarantined blobs in `trash/<scope>/<64 hex>`. Every file
+//! holds sealed segments ([`stowage_crypto`]); an upload's partial last segment is
+//! re-sealed (with a fresh nonce) when the next chunk arrives.
 //! Writes go temp file → fdatasync → rename → fsync directory, so a crash leaves
 //! either no blob or a whole one.
 
@@ -10,15 +12,18 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use futures::StreamExt;
 use stowage_core::Digest;
+use stowage_crypto::{DataKey, OVERHEAD, Opener, SEGMENT, Sealer, sealed_len, segments_for};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::{BlobRead, BlobStore, ByteRange, ByteStream, Staged, StoreError};
+use crate::{BlobKey, BlobRead, BlobStore, ByteRange, ByteStream, KeyScope, Staged, StoreError};
 
-/// Size of the read buffer when streaming a blob out.
-const READ_CHUNK: usize = 1024 * 1024;
+/// Stored bytes read per step when streaming a blob out (whole segments).
+const READ_CHUNK: usize = 16 * (SEGMENT + OVERHEAD);
 /// Chunks in flight between the request body and the writer thread.
 const WRITE_QUEUE: usize = 16;
+/// Stored size of one full segment.
+const SEALED_SEGMENT: u64 = (SEGMENT + OVERHEAD) as u64;
 
 /// A blob store on a local filesystem.
 #[derive(Clone, Debug)]
@@ -30,19 +35,27 @@ impl LocalStore {
     /// Opens (creating when missing) a store rooted at `root`.
     pub fn open(root: impl Into<PathBuf>) -> io::Result<Self> {
         let root = root.into();
-        fs::create_dir_all(root.join("blobs/sha256"))?;
+        fs::create_dir_all(root.join("blobs"))?;
         fs::create_dir_all(root.join("uploads"))?;
         fs::create_dir_all(root.join("trash"))?;
         Ok(LocalStore { root })
     }
 
-    fn blob_path(&self, digest: &Digest) -> PathBuf {
-        let hex = digest.hex();
-        self.root.join("blobs/sha256").join(&hex[..2]).join(hex)
+    fn blob_path(&self, blob: &BlobKey) -> PathBuf {
+        let hex = blob.digest.hex();
+        self.root
+            .join("blobs")
+            .join(blob.scope.as_str())
+            .join("sha256")
+            .join(&hex[..2])
+            .join(hex)
     }
 
-    fn trash_path(&self, digest: &Digest) -> PathBuf {
-        self.root.join("trash").join(digest.hex())
+    fn trash_path(&self, blob: &BlobKey) -> PathBuf {
+        self.root
+            .join("trash")
+            .join(blob.scope.as_str())
+            .join(blob.digest.hex())
     }
 
     fn upload_path(&self, upload: Uuid) -> PathBuf {
@@ -63,28 +76,93 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| StoreError::Io(io::Error::other(e)))?
 }
 
+/// Subdirectories of `dir` that name valid key scopes.
+fn scopes_in(dir: &Path) -> io::Result<Vec<(KeyScope, PathBuf)>> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if let Some(scope) = entry.file_name().to_str().and_then(|n| KeyScope::new(n).ok()) {
+            found.push((scope, entry.path()));
+        }
+    }
+    Ok(found)
+}
+
+fn digest_named(name: &std::ffi::OsStr) -> Option<Digest> {
+    name.to_str().and_then(|n| format!("sha256:{n}").parse().ok())
+}
+
+/// Brings a staging file to exactly the sealed form of its first `offset`
+/// plaintext bytes, positioned at the start of its last (partial) segment, and
+/// returns that segment's plaintext so the caller can re-seal it with what
+/// follows. Bytes of an interrupted request past `offset` are dropped.
+fn settle_tail(file: &mut File, upload: Uuid, offset: u64, key: &DataKey) -> Result<(u64, Vec<u8>), StoreError> {
+    let seg = SEGMENT as u64;
+    let index = offset / seg;
+    let rem = (offset % seg) as usize;
+    let base = index * SEALED_SEGMENT;
+    let staged = file.metadata()?.len();
+    let needed = if rem > 0 { base + (rem + OVERHEAD) as u64 } else { base };
+    if staged < needed {
+        return Err(StoreError::UploadTruncated {
+            staged: plain_len_within(staged),
+            expected: offset,
+        });
+    }
+    let mut tail = Vec::new();
+    if rem > 0 {
+        let mut sealed = Vec::new();
+        file.seek(SeekFrom::Start(base))?;
+        (&mut *file).take(SEALED_SEGMENT).read_to_end(&mut sealed)?;
+        let span = segments_for(index * seg, index * seg + rem as u64 - 1, offset);
+        let mut opener = Opener::new(key, &span);
+        // The stored tail may hold more than `rem` bytes (an unacknowledged
+        // request re-sealed it); the opener delivers only the first `rem`.
+        opener
+            .push(&sealed, &mut tail)
+            .and_then(|()| opener.finish(&mut tail))
+            .map_err(|_| StoreError::UploadIntegrity(upload))?;
+    }
+    file.set_len(base)?;
+    file.seek(SeekFrom::Start(base))?;
+    Ok((index, tail))
+}
+
+/// Plaintext bytes that whole segments within `sealed` stored bytes hold (for messages).
+fn plain_len_within(sealed: u64) -> u64 {
+    let full = sealed / SEALED_SEGMENT;
+    let rest = (sealed % SEALED_SEGMENT).saturating_sub(OVERHEAD as u64);
+    full * SEGMENT as u64 + rest
+}
+
 #[async_trait::async_trait]
 impl BlobStore for LocalStore {
-    async fn stat(&self, digest: &Digest) -> Result<Option<u64>, StoreError> {
-        match tokio::fs::metadata(self.blob_path(digest)).await {
+    async fn stat(&self, blob: &BlobKey) -> Result<Option<u64>, StoreError> {
+        match tokio::fs::metadata(self.blob_path(blob)).await {
             Ok(m) => Ok(Some(m.len())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
 
-    async fn get(&self, digest: &Digest, range: Option<ByteRange>) -> Result<BlobRead, StoreError> {
-        let path = self.blob_path(digest);
-        let digest = *digest;
-        let (file, size, start, end) = blocking(move || {
+    async fn get(
+        &self,
+        blob: &BlobKey,
+        size: u64,
+        key: &DataKey,
+        range: Option<ByteRange>,
+    ) -> Result<BlobRead, StoreError> {
+        let path = self.blob_path(blob);
+        let not_found = blob.clone();
+        let (file, start, end) = blocking(move || {
             let mut file = match File::open(&path) {
                 Ok(f) => f,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return Err(StoreError::NotFound(digest));
-                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound(not_found)),
                 Err(e) => return Err(e.into()),
             };
-            let size = file.metadata()?.len();
+            if file.metadata()?.len() != sealed_len(size) {
+                return Err(StoreError::Integrity(not_found));
+            }
             let (start, end) = match range {
                 None => (0, size.saturating_sub(1)),
                 Some(r) => {
@@ -99,46 +177,71 @@ impl BlobStore for LocalStore {
                     (r.start, end)
                 }
             };
-            file.seek(SeekFrom::Start(start))?;
-            Ok((file, size, start, end))
+            if size > 0 {
+                file.seek(SeekFrom::Start(segments_for(start, end, size).sealed_start))?;
+            }
+            Ok((file, start, end))
         })
         .await?;
-        let len = if size == 0 { 0 } else { end - start + 1 };
+        if size == 0 {
+            return Ok(BlobRead {
+                size,
+                start,
+                end,
+                body: Box::pin(futures::stream::empty()),
+            });
+        }
+        let span = segments_for(start, end, size);
+        let mut body = read_stream(file, span.sealed_len, Opener::new(key, &span));
+        // A first segment that fails is reported before any byte is sent.
+        let first = match body.next().await {
+            Some(Err(e)) if e.kind() == io::ErrorKind::InvalidData => return Err(StoreError::Integrity(blob.clone())),
+            Some(Err(e)) => return Err(e.into()),
+            Some(Ok(b)) => b,
+            None => Bytes::new(),
+        };
         Ok(BlobRead {
             size,
             start,
             end,
-            body: read_stream(file, len),
+            body: Box::pin(futures::stream::once(async move { Ok(first) }).chain(body)),
         })
     }
 
-    async fn append(&self, upload: Uuid, from: Staged, mut body: ByteStream) -> Result<Staged, StoreError> {
+    async fn append(
+        &self,
+        upload: Uuid,
+        from: Staged,
+        mut body: ByteStream,
+        key: &DataKey,
+    ) -> Result<Staged, StoreError> {
         let path = self.upload_path(upload);
+        let key = key.clone();
         let (tx, mut rx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
-        // One blocking thread hashes and writes while the request task keeps reading.
+        // One blocking thread hashes, seals and writes while the request task keeps reading.
         let writer = tokio::task::spawn_blocking(move || -> Result<Staged, StoreError> {
             let mut file = OpenOptions::new()
                 .create(true)
+                .read(true)
                 .write(true)
                 .truncate(false)
                 .open(&path)?;
-            let staged_len = file.metadata()?.len();
-            if staged_len < from.offset {
-                return Err(StoreError::UploadTruncated {
-                    staged: staged_len,
-                    expected: from.offset,
-                });
-            }
-            if staged_len > from.offset {
-                file.set_len(from.offset)?;
-            }
-            file.seek(SeekFrom::Start(from.offset))?;
+            let (index, tail) = settle_tail(&mut file, upload, from.offset, &key)?;
+            let mut sealer = Sealer::new(&key, index);
+            let mut out = Vec::with_capacity(2 * SEGMENT);
+            sealer.push(&tail, &mut out);
             let Staged { mut offset, mut hasher } = from;
             while let Some(chunk) = rx.blocking_recv() {
                 hasher.update(&chunk);
-                file.write_all(&chunk)?;
+                sealer.push(&chunk, &mut out);
+                if out.len() >= SEGMENT {
+                    file.write_all(&out)?;
+                    out.clear();
+                }
                 offset += chunk.len() as u64;
             }
+            sealer.finish(&mut out);
+            file.write_all(&out)?;
             file.sync_data()?;
             Ok(Staged { offset, hasher })
         });
@@ -165,45 +268,35 @@ impl BlobStore for LocalStore {
         }
     }
 
-    async fn commit(&self, upload: Uuid, staged: &Staged, digest: &Digest) -> Result<(), StoreError> {
+    async fn commit(&self, upload: Uuid, staged: &Staged, blob: &BlobKey, key: &DataKey) -> Result<(), StoreError> {
         let src = self.upload_path(upload);
-        let dst = self.blob_path(digest);
-        let (expected, actual, offset) = (*digest, staged.hasher.digest(), staged.offset);
+        let dst = self.blob_path(blob);
+        let (expected, actual, offset) = (blob.digest, staged.hasher.digest(), staged.offset);
+        let key = key.clone();
         blocking(move || {
             if actual != expected {
                 let _ = fs::remove_file(&src);
                 return Err(StoreError::DigestMismatch { expected, actual });
             }
-            let staged_len = match fs::metadata(&src) {
-                Ok(m) => m.len(),
+            let mut file = match OpenOptions::new().read(true).write(true).open(&src) {
+                Ok(f) => f,
                 // An upload that never received a byte has no staging file.
-                Err(e) if e.kind() == io::ErrorKind::NotFound && offset == 0 => {
-                    File::create(&src)?.sync_all()?;
-                    0
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return Err(StoreError::UploadNotFound(upload));
-                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound && offset == 0 => File::create(&src)?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::UploadNotFound(upload)),
                 Err(e) => return Err(e.into()),
             };
-            if staged_len < offset {
-                return Err(StoreError::UploadTruncated {
-                    staged: staged_len,
-                    expected: offset,
-                });
+            if file.metadata()?.len() != sealed_len(offset) {
+                // An interrupted request left bytes past the acknowledged offset.
+                let (index, tail) = settle_tail(&mut file, upload, offset, &key)?;
+                let mut out = Vec::new();
+                let mut sealer = Sealer::new(&key, index);
+                sealer.push(&tail, &mut out);
+                sealer.finish(&mut out);
+                file.write_all(&out)?;
             }
-            if staged_len > offset {
-                // Bytes of an interrupted request past the acknowledged offset.
-                let f = OpenOptions::new().write(true).open(&src)?;
-                f.set_len(offset)?;
-                f.sync_data()?;
-            }
+            file.sync_data()?;
+            drop(file);
             let dir = dst.parent().expect("blob path has a parent");
-            if dst.exists() {
-                // Same content already stored: deduplicate.
-                fs::remove_file(&src)?;
-                return Ok(());
-            }
             fs::create_dir_all(dir)?;
             fs::rename(&src, &dst)?;
             fsync_dir(dir)?;
@@ -220,32 +313,26 @@ impl BlobStore for LocalStore {
         }
     }
 
-    async fn delete(&self, digest: &Digest) -> Result<(), StoreError> {
-        match tokio::fs::remove_file(self.blob_path(digest)).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn quarantine(&self, digest: &Digest) -> Result<Option<u64>, StoreError> {
-        let (from, to) = (self.blob_path(digest), self.trash_path(digest));
+    async fn quarantine(&self, blob: &BlobKey) -> Result<Option<u64>, StoreError> {
+        let (from, to) = (self.blob_path(blob), self.trash_path(blob));
         blocking(move || {
             let size = match fs::metadata(&from) {
                 Ok(m) => m.len(),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => return Err(e.into()),
             };
+            let trash = to.parent().expect("trash path has a parent");
+            fs::create_dir_all(trash)?;
             fs::rename(&from, &to)?;
-            fsync_dir(to.parent().expect("trash path has a parent"))?;
+            fsync_dir(trash)?;
             fsync_dir(from.parent().expect("blob path has a parent"))?;
             Ok(Some(size))
         })
         .await
     }
 
-    async fn restore(&self, digest: &Digest) -> Result<(), StoreError> {
-        let (from, to) = (self.trash_path(digest), self.blob_path(digest));
+    async fn restore(&self, blob: &BlobKey) -> Result<(), StoreError> {
+        let (from, to) = (self.trash_path(blob), self.blob_path(blob));
         blocking(move || {
             if !from.exists() {
                 return Ok(());
@@ -259,22 +346,23 @@ impl BlobStore for LocalStore {
         .await
     }
 
-    async fn purge(&self, digest: &Digest) -> Result<(), StoreError> {
-        match tokio::fs::remove_file(self.trash_path(digest)).await {
+    async fn purge(&self, blob: &BlobKey) -> Result<(), StoreError> {
+        match tokio::fs::remove_file(self.trash_path(blob)).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
 
-    async fn quarantined(&self) -> Result<Vec<Digest>, StoreError> {
+    async fn quarantined(&self) -> Result<Vec<BlobKey>, StoreError> {
         let dir = self.root.join("trash");
         blocking(move || {
             let mut found = Vec::new();
-            for entry in fs::read_dir(dir)? {
-                let name = entry?.file_name();
-                if let Some(d) = name.to_str().and_then(|n| format!("sha256:{n}").parse().ok()) {
-                    found.push(d);
+            for (scope, path) in scopes_in(&dir)? {
+                for entry in fs::read_dir(path)? {
+                    if let Some(d) = digest_named(&entry?.file_name()) {
+                        found.push(BlobKey::new(scope.clone(), d));
+                    }
                 }
             }
             Ok(found)
@@ -282,25 +370,23 @@ impl BlobStore for LocalStore {
         .await
     }
 
-    async fn list_blobs(&self, shard: u8) -> Result<Vec<(Digest, std::time::SystemTime)>, StoreError> {
-        let dir = self.root.join("blobs/sha256").join(format!("{shard:02x}"));
+    async fn list_blobs(&self, shard: u8) -> Result<Vec<(BlobKey, std::time::SystemTime)>, StoreError> {
+        let dir = self.root.join("blobs");
         blocking(move || {
-            let entries = match fs::read_dir(&dir) {
-                Ok(e) => e,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-                Err(e) => return Err(e.into()),
-            };
             let mut found = Vec::new();
-            for entry in entries {
-                let entry = entry?;
-                let Some(digest) = entry
-                    .file_name()
-                    .to_str()
-                    .and_then(|n| format!("sha256:{n}").parse::<Digest>().ok())
-                else {
-                    continue;
+            for (scope, path) in scopes_in(&dir)? {
+                let entries = match fs::read_dir(path.join("sha256").join(format!("{shard:02x}"))) {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.into()),
                 };
-                found.push((digest, entry.metadata()?.modified()?));
+                for entry in entries {
+                    let entry = entry?;
+                    let Some(digest) = digest_named(&entry.file_name()) else {
+                        continue;
+                    };
+                    found.push((BlobKey::new(scope.clone(), digest), entry.metadata()?.modified()?));
+                }
             }
             Ok(found)
         })
@@ -338,19 +424,33 @@ impl BlobStore for LocalStore {
     }
 }
 
-/// Streams `len` bytes of `file` from its current position, reading on a blocking thread.
-fn read_stream(mut file: File, len: u64) -> ByteStream {
-    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
+/// Streams the plaintext of `len` stored bytes of `file` from its current
+/// position through `opener`, reading and decrypting on a blocking thread. A
+/// segment that fails authentication ends the stream with `InvalidData`.
+fn read_stream(mut file: File, len: u64, mut opener: Opener) -> ByteStream {
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
     tokio::task::spawn_blocking(move || {
         let mut left = len;
+        let mut sealed = Vec::with_capacity(READ_CHUNK);
         while left > 0 {
             let want = left.min(READ_CHUNK as u64);
-            // read_to_end fills spare capacity without zeroing it first.
-            let mut buf = Vec::with_capacity(want as usize);
-            let result = match (&mut file).take(want).read_to_end(&mut buf) {
-                Ok(n) if n as u64 == want => Ok(Bytes::from(buf)),
+            sealed.clear();
+            let mut plain = Vec::with_capacity(READ_CHUNK);
+            let result = match (&mut file).take(want).read_to_end(&mut sealed) {
+                Ok(n) if n as u64 == want => {
+                    left -= want;
+                    let opened = opener.push(&sealed, &mut plain);
+                    let opened = if left == 0 {
+                        opened.and_then(|()| opener.finish(&mut plain))
+                    } else {
+                        opened
+                    };
+                    opened
+                        .map(|()| Bytes::from(plain))
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+                }
                 Ok(_) => Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
+                    io::ErrorKind::InvalidData,
                     "blob file is shorter than recorded",
                 )),
                 Err(e) => Err(e),
@@ -359,7 +459,6 @@ fn read_stream(mut file: File, len: u64) -> ByteStream {
             if tx.blocking_send(result).is_err() || failed {
                 return; // the client went away, or the read failed
             }
-            left -= want;
         }
     });
     Box::pin(tokio_stream_from(rx))
@@ -380,6 +479,10 @@ mod tests {
         Box::pin(futures::stream::iter(v))
     }
 
+    fn owned(parts: Vec<Vec<u8>>) -> ByteStream {
+        Box::pin(futures::stream::iter(parts.into_iter().map(|p| Ok(Bytes::from(p)))))
+    }
+
     async fn read_all(r: BlobRead) -> Vec<u8> {
         r.body
             .try_fold(Vec::new(), |mut v, b| async move {
@@ -397,87 +500,236 @@ mod tests {
         }
     }
 
+    fn key(data: &[u8]) -> BlobKey {
+        BlobKey::new(KeyScope::new("registry").unwrap(), Digest::of(data))
+    }
+
+    /// Every file under `dir`, recursively, concatenated.
+    fn all_bytes(dir: &Path) -> Vec<u8> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                out.extend(all_bytes(&p));
+            } else {
+                out.extend(fs::read(&p).unwrap());
+            }
+        }
+        out
+    }
+
     #[tokio::test]
     async fn upload_commit_get_and_range() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(dir.path()).unwrap();
+        let dk = DataKey::generate();
         let id = Uuid::new_v4();
-        let s = store.append(id, fresh(), body(&[b"hello ", b"wor"])).await.unwrap();
-        let s = store.append(id, s, body(&[b"ld"])).await.unwrap();
-        let d = Digest::of(b"hello world");
-        store.commit(id, &s, &d).await.unwrap();
-        assert_eq!(store.stat(&d).await.unwrap(), Some(11));
-        assert_eq!(read_all(store.get(&d, None).await.unwrap()).await, b"hello world");
-        let r = store.get(&d, Some(ByteRange { start: 6, end: Some(8) })).await.unwrap();
+        let s = store
+            .append(id, fresh(), body(&[b"hello ", b"wor"]), &dk)
+            .await
+            .unwrap();
+        let s = store.append(id, s, body(&[b"ld"]), &dk).await.unwrap();
+        let b = key(b"hello world");
+        store.commit(id, &s, &b, &dk).await.unwrap();
+        assert_eq!(store.stat(&b).await.unwrap(), Some(sealed_len(11)));
+        assert_eq!(
+            read_all(store.get(&b, 11, &dk, None).await.unwrap()).await,
+            b"hello world"
+        );
+        let r = store
+            .get(&b, 11, &dk, Some(ByteRange { start: 6, end: Some(8) }))
+            .await
+            .unwrap();
         assert_eq!((r.start, r.end, r.size), (6, 8, 11));
         assert_eq!(read_all(r).await, b"wor");
         assert!(matches!(
-            store.get(&d, Some(ByteRange { start: 11, end: None })).await,
+            store.get(&b, 11, &dk, Some(ByteRange { start: 11, end: None })).await,
             Err(StoreError::RangeNotSatisfiable { .. })
         ));
         assert!(!dir.path().join("uploads").join(id.to_string()).exists());
     }
 
     #[tokio::test]
+    async fn chunks_across_segment_boundaries_and_ranges_read_back_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let dk = DataKey::generate();
+        let data: Vec<u8> = (0..3 * SEGMENT + 777).map(|i| (i % 251) as u8).collect();
+        let id = Uuid::new_v4();
+        let mut s = fresh();
+        // Chunk sizes that end inside, exactly at and across segment boundaries.
+        let mut at = 0;
+        for n in [1000, SEGMENT - 1000, 5, SEGMENT + 3, 70_000, usize::MAX] {
+            let end = at + n.min(data.len() - at);
+            s = store
+                .append(id, s, owned(vec![data[at..end].to_vec()]), &dk)
+                .await
+                .unwrap();
+            at = end;
+        }
+        assert_eq!(s.offset, data.len() as u64);
+        let b = BlobKey::new(KeyScope::new("registry").unwrap(), Digest::of(&data));
+        store.commit(id, &s, &b, &dk).await.unwrap();
+        let size = data.len() as u64;
+        for (start, end) in [
+            (0, size - 1),
+            (SEGMENT as u64 - 1, SEGMENT as u64),
+            (100, 2 * SEGMENT as u64 + 5),
+            (size - 1, size - 1),
+        ] {
+            let r = store
+                .get(&b, size, &dk, Some(ByteRange { start, end: Some(end) }))
+                .await
+                .unwrap();
+            assert_eq!(read_all(r).await, &data[start as usize..=end as usize], "{start}-{end}");
+        }
+    }
+
+    #[tokio::test]
+    async fn no_plaintext_reaches_the_disk_and_a_flipped_byte_is_never_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let dk = DataKey::generate();
+        let marker = b"STOWAGE-PLAINTEXT-MARKER".repeat(50_000);
+        let id = Uuid::new_v4();
+        let s = store
+            .append(id, fresh(), owned(vec![marker[..1000].to_vec()]), &dk)
+            .await
+            .unwrap();
+        // Mid-upload: the staged bytes are sealed too.
+        assert!(
+            !all_bytes(dir.path())
+                .windows(24)
+                .any(|w| w == b"STOWAGE-PLAINTEXT-MARKER")
+        );
+        let s = store
+            .append(id, s, owned(vec![marker[1000..].to_vec()]), &dk)
+            .await
+            .unwrap();
+        let b = key(&marker);
+        store.commit(id, &s, &b, &dk).await.unwrap();
+        assert!(
+            !all_bytes(dir.path())
+                .windows(24)
+                .any(|w| w == b"STOWAGE-PLAINTEXT-MARKER")
+        );
+
+        let path = store.blob_path(&b);
+        let mut bytes = fs::read(&path).unwrap();
+        let altered = 17; // past the first read step of 16 segments
+        bytes[altered * (SEGMENT + OVERHEAD) + 40] ^= 0x20;
+        fs::write(&path, &bytes).unwrap();
+        let size = marker.len() as u64;
+        // The first segment still opens; the stream then fails instead of serving altered bytes.
+        let r = store.get(&b, size, &dk, None).await.unwrap();
+        let err = r.body.try_collect::<Vec<_>>().await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        // A read that starts in the altered segment fails up front.
+        let start = (altered * SEGMENT) as u64 + 10;
+        assert!(matches!(
+            store.get(&b, size, &dk, Some(ByteRange { start, end: None })).await,
+            Err(StoreError::Integrity(_))
+        ));
+        // Another key opens nothing.
+        assert!(matches!(
+            store.get(&b, size, &DataKey::generate(), None).await,
+            Err(StoreError::Integrity(_))
+        ));
+    }
+
+    #[tokio::test]
     async fn interrupted_append_is_dropped_on_resume() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(dir.path()).unwrap();
+        let dk = DataKey::generate();
         let id = Uuid::new_v4();
-        let ok = store.append(id, fresh(), body(&[b"abc"])).await.unwrap();
+        let ok = store.append(id, fresh(), body(&[b"abc"]), &dk).await.unwrap();
         // A request that dies mid-body: its bytes land but are not acknowledged.
         let broken: ByteStream = Box::pin(futures::stream::iter(vec![
             Ok(Bytes::from_static(b"XXXX")),
             Err(io::Error::other("client went away")),
         ]));
         assert!(matches!(
-            store.append(id, ok.clone(), broken).await,
+            store.append(id, ok.clone(), broken, &dk).await,
             Err(StoreError::Body(_))
         ));
-        let s = store.append(id, ok, body(&[b"def"])).await.unwrap();
-        let d = Digest::of(b"abcdef");
-        store.commit(id, &s, &d).await.unwrap();
-        assert_eq!(read_all(store.get(&d, None).await.unwrap()).await, b"abcdef");
+        let s = store.append(id, ok.clone(), body(&[b"def"]), &dk).await.unwrap();
+        let b = key(b"abcdef");
+        store.commit(id, &s, &b, &dk).await.unwrap();
+        assert_eq!(read_all(store.get(&b, 6, &dk, None).await.unwrap()).await, b"abcdef");
+
+        // Committing right after an interrupted request drops its bytes too.
+        let id = Uuid::new_v4();
+        let ok = store.append(id, fresh(), body(&[b"abc"]), &dk).await.unwrap();
+        let broken: ByteStream = Box::pin(futures::stream::iter(vec![
+            Ok(Bytes::from_static(b"XXXX")),
+            Err(io::Error::other("client went away")),
+        ]));
+        assert!(store.append(id, ok.clone(), broken, &dk).await.is_err());
+        let b = key(b"abc");
+        store.commit(id, &ok, &b, &dk).await.unwrap();
+        assert_eq!(read_all(store.get(&b, 3, &dk, None).await.unwrap()).await, b"abc");
     }
 
     #[tokio::test]
     async fn wrong_digest_leaves_no_blob() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(dir.path()).unwrap();
+        let dk = DataKey::generate();
         let id = Uuid::new_v4();
-        let s = store.append(id, fresh(), body(&[b"abc"])).await.unwrap();
-        let wrong = Digest::of(b"other");
+        let s = store.append(id, fresh(), body(&[b"abc"]), &dk).await.unwrap();
+        let wrong = key(b"other");
         assert!(matches!(
-            store.commit(id, &s, &wrong).await,
+            store.commit(id, &s, &wrong, &dk).await,
             Err(StoreError::DigestMismatch { .. })
         ));
         assert_eq!(store.stat(&wrong).await.unwrap(), None);
-        assert_eq!(store.stat(&Digest::of(b"abc")).await.unwrap(), None);
+        assert_eq!(store.stat(&key(b"abc")).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn the_same_content_under_two_scopes_is_two_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let d = Digest::of(b"layer");
+        for scope in ["registry", "0b5c43c2-6f0e-4c8a-9d55-5b1c1f7f2d11"] {
+            let dk = DataKey::generate();
+            let id = Uuid::new_v4();
+            let s = store.append(id, fresh(), body(&[b"layer"]), &dk).await.unwrap();
+            let b = BlobKey::new(KeyScope::new(scope).unwrap(), d);
+            store.commit(id, &s, &b, &dk).await.unwrap();
+            assert_eq!(read_all(store.get(&b, 5, &dk, None).await.unwrap()).await, b"layer");
+        }
+        let shard = u8::from_str_radix(&d.hex()[..2], 16).unwrap();
+        assert_eq!(store.list_blobs(shard).await.unwrap().len(), 2);
     }
 
     #[tokio::test]
     async fn quarantine_restore_and_purge() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(dir.path()).unwrap();
+        let dk = DataKey::generate();
         let id = Uuid::new_v4();
-        let s = store.append(id, fresh(), body(&[b"keep me"])).await.unwrap();
-        let d = Digest::of(b"keep me");
-        store.commit(id, &s, &d).await.unwrap();
-        let shard = u8::from_str_radix(&d.hex()[..2], 16).unwrap();
+        let s = store.append(id, fresh(), body(&[b"keep me"]), &dk).await.unwrap();
+        let b = key(b"keep me");
+        store.commit(id, &s, &b, &dk).await.unwrap();
+        let shard = u8::from_str_radix(&b.digest.hex()[..2], 16).unwrap();
         assert_eq!(store.list_blobs(shard).await.unwrap().len(), 1);
 
-        assert_eq!(store.quarantine(&d).await.unwrap(), Some(7));
-        assert_eq!(store.stat(&d).await.unwrap(), None);
+        let stored = Some(sealed_len(7));
+        assert_eq!(store.quarantine(&b).await.unwrap(), stored);
+        assert_eq!(store.stat(&b).await.unwrap(), None);
         assert!(store.list_blobs(shard).await.unwrap().is_empty());
-        assert_eq!(store.quarantined().await.unwrap(), vec![d]);
-        store.restore(&d).await.unwrap();
-        assert_eq!(read_all(store.get(&d, None).await.unwrap()).await, b"keep me");
+        assert_eq!(store.quarantined().await.unwrap(), vec![b.clone()]);
+        store.restore(&b).await.unwrap();
+        assert_eq!(read_all(store.get(&b, 7, &dk, None).await.unwrap()).await, b"keep me");
 
-        assert_eq!(store.quarantine(&d).await.unwrap(), Some(7));
-        store.purge(&d).await.unwrap();
+        assert_eq!(store.quarantine(&b).await.unwrap(), stored);
+        store.purge(&b).await.unwrap();
         assert!(store.quarantined().await.unwrap().is_empty());
-        assert_eq!(store.quarantine(&d).await.unwrap(), None);
-        store.restore(&d).await.unwrap();
-        assert_eq!(store.stat(&d).await.unwrap(), None);
+        assert_eq!(store.quarantine(&b).await.unwrap(), None);
+        store.restore(&b).await.unwrap();
+        assert_eq!(store.stat(&b).await.unwrap(), None);
     }
 
     #[tokio::test]
@@ -485,7 +737,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(dir.path()).unwrap();
         let id = Uuid::new_v4();
-        store.append(id, fresh(), body(&[b"x"])).await.unwrap();
+        store
+            .append(id, fresh(), body(&[b"x"]), &DataKey::generate())
+            .await
+            .unwrap();
         store.check().await.unwrap();
         let ids: Vec<Uuid> = store
             .list_uploads()
@@ -503,10 +758,11 @@ mod tests {
     async fn empty_blob_commits() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(dir.path()).unwrap();
-        let d = Digest::of(b"");
-        store.commit(Uuid::new_v4(), &fresh(), &d).await.unwrap();
-        assert_eq!(store.stat(&d).await.unwrap(), Some(0));
-        assert_eq!(read_all(store.get(&d, None).await.unwrap()).await, b"");
+        let dk = DataKey::generate();
+        let b = key(b"");
+        store.commit(Uuid::new_v4(), &fresh(), &b, &dk).await.unwrap();
+        assert_eq!(store.stat(&b).await.unwrap(), Some(0));
+        assert_eq!(read_all(store.get(&b, 0, &dk, None).await.unwrap()).await, b"");
         store.check().await.unwrap();
     }
 }

@@ -123,3 +123,14 @@ impl From<MetaError> for EcrError {
         Self::server(e)
     }
 }
+
+impl From<crate::services::encryption::EncryptionError> for EcrError {
+    fn from(e: crate::services::encryption::EncryptionError) -> Self {
+        use crate::services::encryption::EncryptionError as E;
+        match e {
+            E::Key(crate::services::kms::KeyError::Meta(m)) | E::Meta(m) => m.into(),
+            E::Key(k) => Self::new("KmsException", k.to_string()).with("kmsError", k.kms_error()),
+            e @ E::Integrity(_) => Self::server(e),
+        }
+    }
+}

@@ -141,6 +141,7 @@ fn push_error(e: PushError, repo: &Repository, ctx: &ApiCtx) -> EcrError {
         ),
         PushError::Meta(MetaError::RepositoryNotFound(name)) => EcrError::repository_not_found(&name, &ctx.account),
         PushError::Meta(other) => other.into(),
+        PushError::Encryption(e) => e.into(),
     }
 }
 
@@ -243,7 +244,7 @@ pub async fn batch_get_image(ctx: &ApiCtx, input: Value) -> Result<Value, EcrErr
             "registryId": ctx.account,
             "repositoryName": repo.name,
             "imageId": image_id.json(),
-            "imageManifest": String::from_utf8_lossy(&m.body),
+            "imageManifest": String::from_utf8_lossy(&crate::services::encryption::open_manifest(&ctx.state, &repo, &m).await?),
             "imageManifestMediaType": m.media_type,
         }));
     }

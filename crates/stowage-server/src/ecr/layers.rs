@@ -44,7 +44,7 @@ pub async fn batch_check_layer_availability(ctx: &ApiCtx, input: Value) -> Resul
             failures.push(json!({ "layerDigest": d, "failureCode": code, "failureReason": "Invalid layer digest" }));
             continue;
         };
-        match ctx.state.meta.repository_blob(repo.id, &digest).await? {
+        match ctx.state.meta.repository_blob(repo.id, &digest, &repo.key_id).await? {
             Some(link) => layers.push(json!({
                 "layerDigest": d, "layerAvailability": "AVAILABLE", "layerSize": link.size,
                 "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
@@ -65,7 +65,7 @@ struct RepoRequest {
 pub async fn initiate_layer_upload(ctx: &ApiCtx, input: Value) -> Result<Value, EcrError> {
     let req: RepoRequest = parse(input)?;
     let repo = ctx.repository(&req.repository_name).await?;
-    let upload = ctx.state.meta.create_upload(repo.id).await?;
+    let upload = uploads::start(&ctx.state, &repo).await.map_err(upload_error)?;
     Ok(json!({ "uploadId": upload.id.to_string(), "partSize": PART_SIZE }))
 }
 
@@ -98,6 +98,7 @@ fn upload_error(e: UploadError) -> EcrError {
         ),
         UploadError::Busy => EcrError::new("InvalidLayerPartException", "another request is writing to this upload"),
         UploadError::Meta(m) => m.into(),
+        UploadError::Encryption(e) => e.into(),
         other => EcrError::server(other),
     }
 }
@@ -186,7 +187,13 @@ pub async fn complete_layer_upload(ctx: &ApiCtx, input: Value) -> Result<Value, 
     if upload.offset == 0 {
         return Err(EcrError::new("EmptyUploadException", "The upload contains no bytes"));
     }
-    if ctx.state.meta.repository_blob(repo.id, &digest).await?.is_some() {
+    if ctx
+        .state
+        .meta
+        .repository_blob(repo.id, &digest, &repo.key_id)
+        .await?
+        .is_some()
+    {
         uploads::cancel(&ctx.state, repo.id, upload.id)
             .await
             .map_err(upload_error)?;
@@ -224,7 +231,13 @@ pub async fn get_download_url_for_layer(ctx: &ApiCtx, input: Value) -> Result<Va
         .layer_digest
         .parse()
         .map_err(|_| EcrError::invalid_parameter(format!("Invalid layer digest '{}'", req.layer_digest)))?;
-    if ctx.state.meta.repository_blob(repo.id, &digest).await?.is_none() {
+    if ctx
+        .state
+        .meta
+        .repository_blob(repo.id, &digest, &repo.key_id)
+        .await?
+        .is_none()
+    {
         return Err(EcrError::new(
             "LayersNotFoundException",
             format!(

@@ -7,6 +7,7 @@ use stowage_core::OciErrorCode;
 use stowage_store::{ByteRange, StoreError};
 
 use super::{Ctx, OciError, parse_digest};
+use crate::services::encryption;
 
 /// Serves a blob linked to the repository, whole or one `Range`.
 pub async fn get_blob(ctx: Ctx, digest: &str, head: bool) -> Result<Response, OciError> {
@@ -14,7 +15,7 @@ pub async fn get_blob(ctx: Ctx, digest: &str, head: bool) -> Result<Response, Oc
     let link = ctx
         .state
         .meta
-        .repository_blob(ctx.repo.id, &digest)
+        .repository_blob(ctx.repo.id, &digest, &ctx.repo.key_id)
         .await?
         .ok_or_else(|| OciError::blob_unknown(&digest.to_string()))?;
     let base = Response::builder()
@@ -32,7 +33,9 @@ pub async fn get_blob(ctx: Ctx, digest: &str, head: bool) -> Result<Response, Oc
         None => None,
         Some(v) => Some(parse_range(v.to_str().unwrap_or(""), link.size)?),
     };
-    let read = match ctx.state.store.get(&digest, range).await {
+    let key = encryption::open_data_key(&ctx.state, &ctx.repo.key_id, &link.wrapped_key).await?;
+    let object = encryption::blob_key(&ctx.repo, digest)?;
+    let read = match ctx.state.store.get(&object, link.size, &key, range).await {
         Ok(r) => r,
         Err(StoreError::RangeNotSatisfiable { size, .. }) => return Err(range_error(size)),
         Err(StoreError::NotFound(_)) => {

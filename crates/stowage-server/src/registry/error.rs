@@ -167,9 +167,39 @@ impl From<StoreError> for OciError {
                 Self::digest_invalid(&format!("uploaded content has digest {actual}, not {expected}"))
             }
             StoreError::Body(e) => Self::upload_invalid(format!("request body could not be read: {e}")),
+            e @ StoreError::Integrity(_) => integrity(e),
             other => Self::internal(other),
         }
     }
+}
+
+impl From<crate::services::encryption::EncryptionError> for OciError {
+    fn from(e: crate::services::encryption::EncryptionError) -> Self {
+        use crate::services::encryption::EncryptionError as E;
+        use crate::services::kms::KeyError;
+        match e {
+            E::Key(KeyError::Meta(m)) | E::Meta(m) => m.into(),
+            E::Key(k @ KeyError::Destroyed { .. }) => Self::new(
+                OciErrorCode::Denied,
+                format!("this repository's data is unrecoverable: its KMS key {k}"),
+            ),
+            E::Key(k) => Self::new(
+                OciErrorCode::Denied,
+                format!(
+                    "this repository's KMS key cannot be used ({}: {k}); its images cannot be read or written until the key is usable again",
+                    k.kms_error()
+                ),
+            ),
+            e @ E::Integrity(_) => integrity(e),
+        }
+    }
+}
+
+/// Stored data that fails authentication is never served; the failure is
+/// logged as the corruption it is.
+fn integrity(cause: impl std::fmt::Display) -> OciError {
+    tracing::error!(error = %cause, "stored data failed its integrity check");
+    OciError::new(OciErrorCode::Unknown, format!("{cause}; it is not served")).with_status(500)
 }
 
 fn join(d: &[stowage_core::Digest]) -> String {

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode, header};
 use stowage_core::limits::MAX_MANIFEST_BYTES;
 use stowage_core::{MediaType, OciErrorCode, Tag};
-use stowage_meta::{MetaError, StoredManifest};
+use stowage_meta::MetaError;
 
 use super::{Ctx, OciError, parse_digest};
 use crate::services::manifests::{self, PushError, Target};
@@ -17,6 +17,7 @@ impl From<PushError> for OciError {
             PushError::Invalid(e) => OciError::new(OciErrorCode::ManifestInvalid, e.to_string()),
             PushError::DigestMismatch { .. } => OciError::digest_invalid(&e.to_string()),
             PushError::Meta(e) => e.into(),
+            PushError::Encryption(e) => e.into(),
         }
     }
 }
@@ -51,24 +52,18 @@ pub async fn get_manifest(ctx: Ctx, reference: &str, head: bool) -> Result<Respo
             ),
         ));
     }
-    if !head {
-        crate::services::pulls::record(&ctx.state, ctx.repo.id, m.digest);
-    }
-    Ok(manifest_response(m, head))
-}
-
-fn manifest_response(m: std::sync::Arc<StoredManifest>, head: bool) -> Response {
     let builder = Response::builder()
         .header(header::CONTENT_TYPE, m.media_type.as_str())
         .header("docker-content-digest", m.digest.to_string())
         .header(header::ETAG, format!("\"{}\"", m.digest))
-        .header(header::CONTENT_LENGTH, m.body.len());
-    let body = if head {
-        Body::empty()
-    } else {
-        Body::from(m.body.clone())
-    };
-    builder.body(body).expect("valid response")
+        .header(header::CONTENT_LENGTH, m.size);
+    // A HEAD needs no key, but it answers as the GET would: not while the key is unusable.
+    let body = crate::services::encryption::open_manifest(&ctx.state, &ctx.repo, &m).await?;
+    if head {
+        return Ok(builder.body(Body::empty()).expect("valid response"));
+    }
+    crate::services::pulls::record(&ctx.state, ctx.repo.id, m.digest);
+    Ok(builder.body(Body::from(body)).expect("valid response"))
 }
 
 /// Whether the client's `Accept` admits `media_type`. A request that names no

@@ -21,6 +21,7 @@ impl From<UploadError> for OciError {
         match e {
             UploadError::Store(e) => e.into(),
             UploadError::Meta(e) => e.into(),
+            UploadError::Encryption(e) => e.into(),
             UploadError::Busy => OciError::upload_invalid("another request is writing to this upload"),
             UploadError::LengthMismatch { expected, received } => OciError::new(
                 OciErrorCode::SizeInvalid,
@@ -41,7 +42,7 @@ pub async fn start_upload(ctx: Ctx, body: Body) -> Result<Response, OciError> {
     }
     if let Some(digest) = ctx.query("digest") {
         let digest = parse_digest(digest)?;
-        let upload = ctx.state.meta.create_upload(ctx.repo.id).await?;
+        let upload = uploads::start(&ctx.state, &ctx.repo).await?;
         let expected = content_length(&ctx.headers);
         let result = async {
             let upload = uploads::append(&ctx.state, &upload, body_stream(body), expected).await?;
@@ -54,7 +55,7 @@ pub async fn start_upload(ctx: Ctx, body: Body) -> Result<Response, OciError> {
         }
         return Ok(blob_created(&ctx.repo.name, &digest));
     }
-    let upload = ctx.state.meta.create_upload(ctx.repo.id).await?;
+    let upload = uploads::start(&ctx.state, &ctx.repo).await?;
     Ok(upload_status(StatusCode::ACCEPTED, &ctx.repo.name, &upload))
 }
 
@@ -100,7 +101,7 @@ async fn try_mount(ctx: &Ctx, digest: &Digest, from: &str) -> Result<Option<Resp
     Ok(ctx
         .state
         .meta
-        .mount_blob(ctx.repo.id, source.id, digest)
+        .mount_blob(ctx.repo.id, source.id, digest, &ctx.repo.key_id)
         .await?
         .map(|_| blob_created(&ctx.repo.name, digest)))
 }

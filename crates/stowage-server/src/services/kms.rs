@@ -695,10 +695,14 @@ async fn add_version(
     state.kms_keys.forget(&key.key_id);
     if let Some(version) = version {
         tracing::info!(kms.key_id = %key.key_id, kms.version = version, kms.rotation = rotation_type, "key rotated");
-        // TODO(encryption): once `crate::services::encryption::rewrap_data_keys(state, key_id)`
-        // exists, spawn it here so the stored data keys move to the new version:
-        //     let (state, key_id) = (state.clone(), key.key_id.clone());
-        //     tokio::spawn(async move { crate::services::encryption::rewrap_data_keys(&state, &key_id).await });
+        // Stored data keys move to the new version in the background; until
+        // they have, the old version keeps opening them.
+        let (state, key_id) = (state.clone(), key.key_id.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::services::encryption::rewrap_data_keys(&state, &key_id).await {
+                tracing::error!(kms.key_id = %key_id, error = %e, "re-wrapping data keys after a rotation failed");
+            }
+        });
     }
     Ok(version)
 }

@@ -24,6 +24,8 @@ pub enum PushError {
     DigestMismatch { expected: Digest, actual: Digest },
     #[error(transparent)]
     Meta(#[from] MetaError),
+    #[error(transparent)]
+    Encryption(#[from] crate::services::encryption::EncryptionError),
 }
 
 /// A stored manifest's identity.
@@ -59,11 +61,14 @@ pub async fn push(
         Target::Tag(t) => Some(t.as_str()),
         Target::Digest(_) => None,
     };
+    let (sealed_body, body_key) = crate::services::encryption::seal_manifest(state, repository, &digest, body).await?;
     let put = PutManifest {
         repository,
         digest,
         manifest: &manifest,
         body,
+        sealed_body: &sealed_body,
+        body_key: &body_key,
         tag,
     };
     let stored = state.meta.put_manifest(put).await;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod authz;
 pub mod credentials;
 pub mod downloads;
+pub mod encryption;
 pub mod gc;
 pub mod iam;
 pub mod kms;

@@ -1,10 +1,12 @@
 //! Blob uploads: appending streamed bytes to a session and finishing it.
 
-use stowage_core::Digest;
-use stowage_meta::Upload;
-use stowage_store::{ByteStream, Staged, StoreError};
+use stowage_core::{Digest, Sha256Hasher};
+use stowage_crypto::DataKey;
+use stowage_meta::{MetaError, Repository, Upload};
+use stowage_store::{BlobKey, ByteStream, KeyScope, Staged, StoreError};
 
 use crate::AppState;
+use crate::services::encryption::{self, EncryptionError};
 
 /// Why an upload step failed.
 #[derive(Debug, thiserror::Error)]
@@ -12,11 +14,46 @@ pub enum UploadError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Meta(#[from] stowage_meta::MetaError),
+    Meta(#[from] MetaError),
+    #[error(transparent)]
+    Encryption(#[from] EncryptionError),
     #[error("another request is writing to this upload")]
     Busy,
     #[error("received {received} bytes where the request announced {expected}")]
     LengthMismatch { expected: u64, received: u64 },
+}
+
+/// Opens an upload session in the repository, with the data key its bytes
+/// will be sealed with.
+pub async fn start(state: &AppState, repository: &Repository) -> Result<Upload, UploadError> {
+    let (key, wrapped) = encryption::new_data_key(state, repository).await?;
+    let id = uuid::Uuid::new_v4();
+    let hash_state = seal_hasher(&key, id, &Sha256Hasher::new());
+    Ok(state
+        .meta
+        .create_upload(id, repository.id, &repository.key_id, &wrapped, &hash_state)
+        .await?)
+}
+
+/// The data key an upload's bytes are sealed with.
+async fn upload_key(state: &AppState, upload: &Upload) -> Result<DataKey, UploadError> {
+    Ok(encryption::open_data_key(state, &upload.scope, &upload.wrapped_key).await?)
+}
+
+/// A running hash state holds up to a block of the content in clear: it is
+/// kept sealed with the upload's data key, bound to the upload.
+fn seal_hasher(key: &DataKey, upload: uuid::Uuid, hasher: &Sha256Hasher) -> Vec<u8> {
+    stowage_crypto::seal(key, hash_aad(upload).as_bytes(), &hasher.save())
+}
+
+fn open_hasher(key: &DataKey, upload: &Upload) -> Result<Sha256Hasher, UploadError> {
+    let corrupt = || UploadError::Meta(MetaError::Corrupt(format!("hash state of upload {}", upload.id)));
+    let state = stowage_crypto::open(key, hash_aad(upload.id).as_bytes(), &upload.hash_state).map_err(|_| corrupt())?;
+    Sha256Hasher::restore(&state).ok_or_else(corrupt)
+}
+
+fn hash_aad(upload: uuid::Uuid) -> String {
+    format!("upload hash {upload}")
 }
 
 /// Appends `body` to the upload at its acknowledged offset and records the new
@@ -29,44 +66,69 @@ pub async fn append(
     expected: Option<u64>,
 ) -> Result<Upload, UploadError> {
     let _guard = state.claim_upload(upload.id).ok_or(UploadError::Busy)?;
+    let key = upload_key(state, upload).await?;
     let from = Staged {
         offset: upload.offset,
-        hasher: upload.hasher.clone(),
+        hasher: open_hasher(&key, upload)?,
     };
-    let staged = state.store.append(upload.id, from, body).await?;
+    let staged = state.store.append(upload.id, from, body, &key).await?;
     let received = staged.offset - upload.offset;
     if let Some(expected) = expected
         && expected != received
     {
         return Err(UploadError::LengthMismatch { expected, received });
     }
+    let hash_state = seal_hasher(&key, upload.id, &staged.hasher);
     if received > 0 {
         state
             .meta
-            .advance_upload(upload.id, upload.offset, staged.offset, &staged.hasher)
+            .advance_upload(upload.id, upload.offset, staged.offset, &hash_state)
             .await?;
         state.metrics.bytes_received.inc_by(received);
     }
     Ok(Upload {
         offset: staged.offset,
-        hasher: staged.hasher,
+        hash_state,
         parts: upload.parts + 1,
         ..upload.clone()
     })
 }
 
-/// Verifies the upload's content against `digest`, makes the blob durable and
-/// links it to the repository. On a digest mismatch the session is discarded.
-/// The blob's GC lock is held from before the file appears until the link is
-/// committed, so garbage collection can never remove it in between.
+/// Verifies the upload's content against `digest`, makes the blob durable
+/// under the upload's key scope and links it to the repository. On a digest
+/// mismatch the session is discarded. The blob's GC lock is held from before
+/// the file appears until the link is committed, so garbage collection can
+/// never remove it in between; placers of one object take turns, and when the
+/// object is already stored under the scope the upload's copy is dropped.
 pub async fn complete(state: &AppState, upload: &Upload, digest: &Digest) -> Result<(), UploadError> {
     let _guard = state.claim_upload(upload.id).ok_or(UploadError::Busy)?;
+    let key = upload_key(state, upload).await?;
     let staged = Staged {
         offset: upload.offset,
-        hasher: upload.hasher.clone(),
+        hasher: open_hasher(&key, upload)?,
     };
-    let placing = state.meta.blob_guard(digest).await?;
-    match state.store.commit(upload.id, &staged, digest).await {
+    let actual = staged.hasher.digest();
+    if actual != *digest {
+        state.meta.delete_upload(upload.repository_id, upload.id).await?;
+        state.store.abort(upload.id).await?;
+        return Err(StoreError::DigestMismatch {
+            expected: *digest,
+            actual,
+        }
+        .into());
+    }
+    let scope = KeyScope::new(&upload.scope).map_err(|e| UploadError::Meta(MetaError::Corrupt(e.to_string())))?;
+    let mut placing = state.meta.blob_guard(digest).await?;
+    if placing.stored_object(&upload.scope).await?.is_some() {
+        placing.complete_upload(upload, false).await?;
+        state.store.abort(upload.id).await?;
+        return Ok(());
+    }
+    match state
+        .store
+        .commit(upload.id, &staged, &BlobKey::new(scope, *digest), &key)
+        .await
+    {
         Ok(()) => {}
         Err(e @ StoreError::DigestMismatch { .. }) => {
             drop(placing);
@@ -75,7 +137,7 @@ pub async fn complete(state: &AppState, upload: &Upload, digest: &Digest) -> Res
         }
         Err(e) => return Err(e.into()),
     }
-    placing.complete_upload(upload).await?;
+    placing.complete_upload(upload, true).await?;
     Ok(())
 }
 

@@ -221,7 +221,11 @@ async fn write_probe(
 ) -> Result<Duration, (Duration, String)> {
     tokio::time::sleep(delay).await;
     let start = Instant::now();
-    match state.meta.create_upload(repository_id).await {
+    match state
+        .meta
+        .create_upload(uuid::Uuid::new_v4(), repository_id, "registry", b"probe", b"probe")
+        .await
+    {
         Ok(upload) => {
             let took = start.elapsed();
             let _ = state.meta.delete_upload(repository_id, upload.id).await;
