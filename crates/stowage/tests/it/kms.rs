@@ -21,13 +21,13 @@ use crate::support::*;
 
 /// Keys the CLI signs with.
 #[derive(Clone, Debug)]
-struct Keys {
+pub(crate) struct Keys {
     id: String,
     secret: String,
 }
 
 impl Keys {
-    fn admin(s: &TestServer) -> Keys {
+    pub(crate) fn admin(s: &TestServer) -> Keys {
         let c = s.admin_credentials();
         Keys {
             id: c.access_key_id,
@@ -46,21 +46,21 @@ impl Keys {
 
 /// A failed call: `An error occurred (<code>) when calling the <op> operation: <message>`.
 #[derive(Debug)]
-struct Failure {
-    code: String,
+pub(crate) struct Failure {
+    pub(crate) code: String,
     operation: String,
-    message: String,
+    pub(crate) message: String,
 }
 
 /// The AWS CLI against one server.
-struct Cli {
+pub(crate) struct Cli {
     bin: String,
     endpoint: String,
     home: tempfile::TempDir,
 }
 
 impl Cli {
-    fn new(s: &TestServer) -> Cli {
+    pub(crate) fn new(s: &TestServer) -> Cli {
         Cli {
             bin: require_env("STOWAGE_TEST_AWS"),
             endpoint: format!("http://{}", s.host()),
@@ -132,13 +132,13 @@ impl Cli {
         })
     }
 
-    async fn ok(&self, keys: &Keys, args: &[&str]) -> Value {
+    pub(crate) async fn ok(&self, keys: &Keys, args: &[&str]) -> Value {
         self.call(keys, args)
             .await
             .unwrap_or_else(|e| panic!("aws {args:?} failed: {e:?}"))
     }
 
-    async fn fails(&self, keys: &Keys, args: &[&str], code: &str) -> Failure {
+    pub(crate) async fn fails(&self, keys: &Keys, args: &[&str], code: &str) -> Failure {
         match self.call(keys, args).await {
             Ok(v) => panic!("aws {args:?} succeeded, expected {code}: {v}"),
             Err(e) => {
@@ -150,7 +150,7 @@ impl Cli {
 }
 
 /// A string member of a JSON value by pointer.
-fn at<'a>(v: &'a Value, pointer: &str) -> &'a str {
+pub(crate) fn at<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer)
         .and_then(Value::as_str)
         .unwrap_or_else(|| panic!("no string at {pointer} in {v}"))
@@ -161,7 +161,7 @@ fn decode(v: &Value, pointer: &str) -> Vec<u8> {
 }
 
 /// `aws kms create-key`: its KeyMetadata.
-async fn create_key(aws: &Cli, admin: &Keys, description: &str) -> Value {
+pub(crate) async fn create_key(aws: &Cli, admin: &Keys, description: &str) -> Value {
     aws.ok(admin, &["kms", "create-key", "--description", description])
         .await["KeyMetadata"]
         .clone()
@@ -196,7 +196,7 @@ fn strs(args: &[String]) -> Vec<&str> {
 
 /// Makes a key pending deletion due now, as if its waiting period had passed
 /// (the shortest the API allows is 7 days).
-async fn expire_waiting_period(s: &TestServer, key_id: &str) {
+pub(crate) async fn expire_waiting_period(s: &TestServer, key_id: &str) {
     let url = match &s.db {
         Db::Sqlite => format!("sqlite://{}", s.data_dir.join("stowage.db").display()),
         Db::Postgres(url) => url.clone(),
