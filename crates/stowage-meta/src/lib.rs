@@ -16,6 +16,7 @@ mod lifecycle;
 mod manifests;
 mod policies;
 mod repositories;
+mod sealed;
 mod uploads;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -37,6 +38,7 @@ pub use lifecycle::{
 };
 pub use manifests::{PutManifest, PutManifestOutcome, Referrer, StoredManifest};
 pub use repositories::{NewRepository, Repository};
+pub use sealed::{ResealError, Resealed, SealedValue, SettingSwap};
 pub use uploads::Upload;
 
 /// Errors of the metadata store: outcomes a caller must handle, and database failures.
