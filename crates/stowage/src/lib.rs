@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod config;
 pub mod credential_helper;
+pub mod master_key;
 pub mod serve;
 pub mod tls;
 
@@ -13,7 +14,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use stowage_meta::Meta;
-use stowage_server::keys::MasterKey;
 use stowage_server::services::credentials;
 use stowage_server::{AppState, ServerConfig};
 use stowage_store::LocalStore;
@@ -22,10 +22,6 @@ pub use config::{Config, LogFormat, Overrides};
 
 /// Setting naming the administrator key made at first start.
 const ADMIN_KEY_SETTING: &str = "admin_access_key_id";
-/// Setting holding [`MASTER_KEY_CANARY`] sealed with the master key (hex): proof at
-/// every start that the key in hand is the one the database's secrets are sealed with.
-const MASTER_KEY_CHECK_SETTING: &str = "master_key_check";
-const MASTER_KEY_CANARY: &[u8] = b"stowage master key check";
 
 /// Opens metadata and blob storage and settles the registry's account.
 /// `public_url` overrides the configured one (the server passes its bound address).
@@ -53,7 +49,7 @@ pub async fn open_serving(
     };
     meta.ensure_account(&account_id).await?;
     let store = LocalStore::open(&config.data_dir).context("opening blob storage")?;
-    let master_key = master_key(config, &meta).await?;
+    let master_key = master_key::load(config, &meta).await?;
     let server = ServerConfig {
         account_id,
         region: config.region.clone(),
@@ -67,77 +63,6 @@ pub async fn open_serving(
         },
     };
     Ok(AppState::new(server, meta, Arc::new(store), master_key))
-}
-
-/// The master key from `master_key`, `master_key_file` or `<data_dir>/master.key`
-/// (created with mode 0600 only for a database that has never had a key), checked
-/// against the canary the database keeps: a start with another key fails.
-async fn master_key(config: &Config, meta: &Meta) -> anyhow::Result<MasterKey> {
-    let check = meta.setting(MASTER_KEY_CHECK_SETTING).await?;
-    let key = match (&config.master_key, &config.master_key_file) {
-        (Some(h), _) => key_from_hex(h).context("master_key")?,
-        (None, Some(path)) => {
-            let h = std::fs::read_to_string(path)
-                .with_context(|| format!("reading the master key file {}", path.display()))?;
-            key_from_hex(&h).with_context(|| format!("the master key file {}", path.display()))?
-        }
-        (None, None) => {
-            let path = config.data_dir.join("master.key");
-            match std::fs::read_to_string(&path) {
-                Ok(h) => key_from_hex(&h).with_context(|| format!("the master key file {}", path.display()))?,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    // A database made before the canary existed is recognised by its admin key.
-                    let used = check.is_some() || meta.setting(ADMIN_KEY_SETTING).await?.is_some();
-                    anyhow::ensure!(
-                        !used,
-                        "the master key file {} is missing, but this registry's database was created with a \
-                         master key: restore the file, or set master_key / master_key_file to the original key. \
-                         Stowage will not make a new key, since secrets sealed with the old one could not be opened",
-                        path.display()
-                    );
-                    let key = MasterKey::generate();
-                    write_private(&path, &hex::encode(key.bytes()))?;
-                    key
-                }
-                Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-            }
-        }
-    };
-    let check = match check {
-        Some(check) => check,
-        None => {
-            // A database made before the canary existed: its admin key's secret
-            // tells whether this is its key.
-            let admin_key = match meta.setting(ADMIN_KEY_SETTING).await? {
-                Some(id) => meta.access_key(&id).await?,
-                None => None,
-            };
-            anyhow::ensure!(
-                admin_key.is_none_or(|k| key.open(&k.secret_sealed).is_some()),
-                "{WRONG_MASTER_KEY}"
-            );
-            let sealed = hex::encode(key.seal(MASTER_KEY_CANARY));
-            // Another node may have recorded its key first: the check below compares with it.
-            meta.setting_or_insert(MASTER_KEY_CHECK_SETTING, &sealed).await?
-        }
-    };
-    let opens = hex::decode(check.trim())
-        .ok()
-        .and_then(|sealed| key.open(&sealed))
-        .is_some_and(|plain| plain == MASTER_KEY_CANARY);
-    anyhow::ensure!(opens, "{WRONG_MASTER_KEY}");
-    Ok(key)
-}
-
-/// Why a start with the wrong master key stops.
-const WRONG_MASTER_KEY: &str = "the master key does not match the one this registry was created with \
-     (server setting master_key_check): configure the original key (master_key, master_key_file or \
-     <data-dir>/master.key); refusing to start, since secrets sealed with the original key could not be opened";
-
-fn key_from_hex(h: &str) -> anyhow::Result<MasterKey> {
-    let mut k = [0u8; 32];
-    hex::decode_to_slice(h.trim(), &mut k).map_err(|_| anyhow::anyhow!("the master key must be 64 hex characters"))?;
-    Ok(MasterKey::from_bytes(k))
 }
 
 /// Writes a file only its owner can read, durably, without replacing an existing one.

@@ -68,6 +68,31 @@ enum RepoCommand {
 enum AdminCommand {
     /// Replace the registry token key: every issued login password stops working.
     RotateTokenKey,
+    /// Replace the master key: re-seal every secret it seals (key-service material,
+    /// access-key secrets and session tokens) with a new key, in one transaction.
+    ///
+    /// Stop every node sharing the database first: a node still running holds the
+    /// old key, can no longer open what it reads, and would seal what it writes with
+    /// the old key. Afterwards every node needs the new key, and a node started with
+    /// the old one refuses to start (master key check).
+    ///
+    /// With the key in <data-dir>/master.key (no master_key or master_key_file), the
+    /// new key is written to master.key.next (mode 0600) before the database changes
+    /// and renamed over master.key after; if the command stops between the two, the
+    /// next start (or run of any command) finishes the rename. Copy the new
+    /// master.key to the other nodes sharing the database.
+    ///
+    /// With a configured key (master_key, STOWAGE_MASTER_KEY or master_key_file),
+    /// which Stowage never rewrites, --new-key-file is required: the new key is
+    /// written there before the database changes; then set master_key_file to that
+    /// file on every node. If the command fails after the database changed, the new
+    /// key is in that file all the same.
+    RotateMasterKey {
+        /// The new key: read from this file (64 hex characters) when it exists,
+        /// otherwise generated and written to it (mode 0600).
+        #[arg(long, value_name = "PATH")]
+        new_key_file: Option<std::path::PathBuf>,
+    },
     /// Create an access key for a user of the registry's account (printed once, as JSON).
     ///
     /// A user that does not exist yet is created with the AdministratorAccess
@@ -171,6 +196,27 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::RotateTokenKey => {
             stowage_server::keys::rotate_token_key(&state.meta).await?;
             eprintln!("token key rotated: passwords issued before now are no longer accepted");
+        }
+        AdminCommand::RotateMasterKey { new_key_file } => {
+            let done =
+                stowage::master_key::rotate(&config, &state.meta, &state.master_key, new_key_file.as_deref()).await?;
+            let r = done.resealed;
+            eprintln!(
+                "master key rotated: re-sealed {} key-material versions, {} access-key secrets and {} session tokens",
+                r.kms_key_versions, r.access_key_secrets, r.session_tokens
+            );
+            if done.configured {
+                eprintln!(
+                    "the new key is in {}: set master_key_file to it (and unset master_key / STOWAGE_MASTER_KEY) \
+                     on every node, then start them",
+                    done.key_file.display()
+                );
+            } else {
+                eprintln!(
+                    "the new key is in {}: copy it to every other node sharing this database, then start them",
+                    done.key_file.display()
+                );
+            }
         }
         AdminCommand::CreateAccessKey { user, session_seconds } => {
             let key = credentials::create_key(&state, &account, &user, session_seconds).await?;
