@@ -28,4 +28,5 @@ mod lifecycle;
 
 mod encryption;
 mod kms;
+mod master_key;
 mod tls;
