@@ -31,6 +31,10 @@
 //!    fresh server, after a push of `STOWAGE_BENCH_SMALL_MIB` (256) MiB, to show
 //!    whether memory stays flat as the blob grows.
 //!
+//! Stowage stores every blob encrypted (AES-256-GCM segments under the
+//! repository's key), so steps 1 and 2 are encrypted push and pull, beside
+//! docker-registry's unencrypted ones. Step 7 isolates the cipher.
+//!
 //! Then, on Stowage alone (docker-registry has no equivalent), each beside a
 //! baseline from the same run:
 //!
@@ -44,6 +48,8 @@
 //!    50 and the last page, reached with their `nextToken`s) and `ListImages`
 //!    maxResults=1000, `STOWAGE_BENCH_ECR_CALLS` sequential calls each, p50/p99,
 //!    against `DescribeImages` on a 100-image repository.
+//! 7. the cipher alone: sealing and opening the blob's size in the stored
+//!    segment format on one core, MB/s, against copying the same bytes.
 //!
 //! Prints markdown tables of the results, their ratios and the targets. Targets
 //! are informational: the bench fails only on functional errors (a wrong status,
@@ -56,6 +62,8 @@
 //! per-request logging (discarded); the environment, e.g. `STOWAGE_LOG`, is
 //! passed on to the servers.
 
+#[path = "registry/cipher.rs"]
+mod cipher;
 #[path = "registry/client.rs"]
 mod client;
 #[path = "registry/data.rs"]
@@ -214,6 +222,8 @@ async fn run() -> anyhow::Result<()> {
     let dd = [dd_first, dd_write(&settings)?];
     report::print(&settings.labels(), &subjects[0].measured, &subjects[1].measured, dd);
     report::print_stowage_only(settings.conns, &subjects[0].measured.manifest, &stowage_only);
+    let cipher = cipher::measure(settings.blob_mib)?;
+    report::print_cipher(settings.blob_mib, &cipher, &subjects[0].measured, &subjects[1].measured);
     println!(
         "machine: {} cores; load average (1/5/15 min) at start {load_at_start}, at end {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),

@@ -316,3 +316,28 @@ pub fn print_stowage_only(conns: usize, manifest: &LoadResult, so: &StowageOnly)
 fn pair(p50: Duration, p99: Duration) -> String {
     format!("{} / {}", ms(p50), ms(p99))
 }
+
+/// The cipher on its own, and how the encrypted push and pull compare with
+/// docker-registry's unencrypted ones in the same run.
+pub fn print_cipher(blob_mib: u64, c: &crate::cipher::Cipher, s: &Measured, d: &Measured) {
+    println!("\n### Encryption at rest ({blob_mib} MiB, one core)\n");
+    println!("| measure | MB/s | vs copy |");
+    println!("|---|---|---|");
+    println!("| copy (baseline) | {:.0} | 1.00× |", c.copy);
+    println!(
+        "| seal (AES-256-GCM, 64 KiB segments) | {:.0} | {:.2}× |",
+        c.seal,
+        c.seal / c.copy
+    );
+    println!("| open | {:.0} | {:.2}× |", c.open, c.open / c.copy);
+    println!(
+        "\nencrypted push {:.0} MB/s vs docker-registry unencrypted {:.0} MB/s ({:.2}×, target ≥ 0.8×); \
+         encrypted pull {:.0} MB/s vs {:.0} MB/s ({:.2}×, target ≥ 0.8×)",
+        s.push_mbps,
+        d.push_mbps,
+        s.push_mbps / d.push_mbps,
+        s.pull_mbps,
+        d.pull_mbps,
+        s.pull_mbps / d.pull_mbps
+    );
+}
