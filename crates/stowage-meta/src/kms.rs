@@ -582,44 +582,7 @@ mod tests {
     use super::*;
     use crate::NewRepository;
 
-    async fn sqlite() -> (Meta, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("meta.db").display());
-        (Meta::connect(&url).await.unwrap(), dir)
-    }
-
-    async fn postgres() -> Meta {
-        let admin_url = std::env::var("STOWAGE_TEST_DATABASE_URL")
-            .expect("STOWAGE_TEST_DATABASE_URL must name a PostgreSQL server; run the suite with scripts/test");
-        sqlx::any::install_default_drivers();
-        let name = format!("stowage_meta_{}", uuid::Uuid::new_v4().simple());
-        let admin = sqlx::AnyPool::connect(&admin_url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&admin)
-            .await
-            .unwrap();
-        admin.close().await;
-        let (base, _) = admin_url.rsplit_once('/').unwrap();
-        Meta::connect(&format!("{base}/{name}")).await.unwrap()
-    }
-
-    macro_rules! both {
-        ($name:ident, $body:expr) => {
-            mod $name {
-                use super::*;
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let (meta, _dir) = super::sqlite().await;
-                    ($body)(meta).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let meta = super::postgres().await;
-                    ($body)(meta).await;
-                }
-            }
-        };
-    }
+    use crate::tests::both;
 
     const ACCT: &str = "123456789012";
 
@@ -641,7 +604,7 @@ mod tests {
     }
 
     both!(
-        keys_are_listed_and_change_state_only_from_allowed_states,
+        multi_thread keys_are_listed_and_change_state_only_from_allowed_states,
         |meta: Meta| async move {
             use KmsKeyState::*;
             let mut k = new_key(ACCT, "k-b");
@@ -707,7 +670,7 @@ mod tests {
         }
     );
 
-    both!(rotations_make_distinct_versions, |meta: Meta| async move {
+    both!(multi_thread rotations_make_distinct_versions, |meta: Meta| async move {
         meta.create_kms_key(&new_key(ACCT, "rot"), b"v1").await.unwrap();
         let rotate = |material: &'static [u8]| {
             let meta = meta.clone();
@@ -746,7 +709,7 @@ mod tests {
     });
 
     both!(
-        destroying_a_due_key_deletes_its_material_and_aliases,
+        multi_thread destroying_a_due_key_deletes_its_material_and_aliases,
         |meta: Meta| async move {
             use KmsKeyState::*;
             meta.create_kms_key(&new_key(ACCT, "doomed"), b"m").await.unwrap();
@@ -792,7 +755,7 @@ mod tests {
         }
     );
 
-    both!(aliases_are_unique_per_account, |meta: Meta| async move {
+    both!(multi_thread aliases_are_unique_per_account, |meta: Meta| async move {
         meta.create_kms_key(&new_key(ACCT, "k1"), b"m").await.unwrap();
         meta.create_kms_key(&new_key(ACCT, "k2"), b"m").await.unwrap();
         assert!(meta.create_kms_alias(ACCT, "alias/b", "k1").await.unwrap());
@@ -827,7 +790,7 @@ mod tests {
         assert!(!meta.delete_kms_alias(ACCT, "alias/c").await.unwrap());
     });
 
-    both!(the_first_aws_managed_key_is_created_once, |meta: Meta| async move {
+    both!(multi_thread the_first_aws_managed_key_is_created_once, |meta: Meta| async move {
         let tasks: Vec<_> = (0..6)
             .map(|i| {
                 let meta = meta.clone();
@@ -854,7 +817,7 @@ mod tests {
         assert_eq!(again.key_id, ids[0]);
     });
 
-    both!(repositories_record_their_key, |meta: Meta| async move {
+    both!(multi_thread repositories_record_their_key, |meta: Meta| async move {
         meta.ensure_account(ACCT).await.unwrap();
         let plain = meta
             .create_repository(ACCT, "plain", NewRepository::default())

@@ -159,44 +159,7 @@ mod tests {
     use super::*;
     use crate::NewKmsKey;
 
-    async fn sqlite() -> (Meta, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("meta.db").display());
-        (Meta::connect(&url).await.unwrap(), dir)
-    }
-
-    async fn postgres() -> Meta {
-        let admin_url = std::env::var("STOWAGE_TEST_DATABASE_URL")
-            .expect("STOWAGE_TEST_DATABASE_URL must name a PostgreSQL server; run the suite with scripts/test");
-        sqlx::any::install_default_drivers();
-        let name = format!("stowage_meta_{}", uuid::Uuid::new_v4().simple());
-        let admin = sqlx::AnyPool::connect(&admin_url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&admin)
-            .await
-            .unwrap();
-        admin.close().await;
-        let (base, _) = admin_url.rsplit_once('/').unwrap();
-        Meta::connect(&format!("{base}/{name}")).await.unwrap()
-    }
-
-    macro_rules! both {
-        ($name:ident, $body:expr) => {
-            mod $name {
-                use super::*;
-                #[tokio::test]
-                async fn sqlite() {
-                    let (meta, _dir) = super::sqlite().await;
-                    ($body)(meta).await;
-                }
-                #[tokio::test]
-                async fn postgres() {
-                    let meta = super::postgres().await;
-                    ($body)(meta).await;
-                }
-            }
-        };
-    }
+    use crate::tests::both;
 
     const ACCT: &str = "123456789012";
     const CHECK: &str = "check";

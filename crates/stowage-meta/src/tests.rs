@@ -6,13 +6,15 @@ use stowage_core::{Digest, Manifest, TagMutability};
 
 use crate::{Meta, MetaError, NewRepository, PutManifest};
 
-async fn sqlite() -> (Meta, tempfile::TempDir) {
+/// A fresh SQLite database in a temp dir (kept while the dir lives).
+pub(crate) async fn sqlite() -> (Meta, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("meta.db").display());
     (Meta::connect(&url).await.unwrap(), dir)
 }
 
-async fn postgres() -> Meta {
+/// A fresh database of its own on the test PostgreSQL server.
+pub(crate) async fn postgres() -> Meta {
     let admin_url = std::env::var("STOWAGE_TEST_DATABASE_URL")
         .expect("STOWAGE_TEST_DATABASE_URL must name a PostgreSQL server; run the suite with scripts/test");
     sqlx::any::install_default_drivers();
@@ -27,24 +29,32 @@ async fn postgres() -> Meta {
     Meta::connect(&format!("{base}/{name}")).await.unwrap()
 }
 
-/// Runs a test body against both engines.
+/// Runs a test body against both engines (`both!(multi_thread name, body)`
+/// for bodies that need tasks to run in parallel).
 macro_rules! both {
     ($name:ident, $body:expr) => {
+        $crate::tests::both!(@with [tokio::test] $name, $body);
+    };
+    (multi_thread $name:ident, $body:expr) => {
+        $crate::tests::both!(@with [tokio::test(flavor = "multi_thread", worker_threads = 2)] $name, $body);
+    };
+    (@with [$($test:tt)*] $name:ident, $body:expr) => {
         mod $name {
             use super::*;
-            #[tokio::test]
+            #[$($test)*]
             async fn sqlite() {
-                let (meta, _dir) = super::sqlite().await;
+                let (meta, _dir) = $crate::tests::sqlite().await;
                 ($body)(meta).await;
             }
-            #[tokio::test]
+            #[$($test)*]
             async fn postgres() {
-                let meta = super::postgres().await;
+                let meta = $crate::tests::postgres().await;
                 ($body)(meta).await;
             }
         }
     };
 }
+pub(crate) use both;
 
 const ACCT: &str = "123456789012";
 
