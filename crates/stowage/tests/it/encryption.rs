@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::aws_cli::{Cli, Keys};
 use crate::clients::*;
-use crate::kms::{Cli, Keys, at, create_key, expire_waiting_period};
+use crate::kms::{at, create_key, expire_waiting_period};
 use crate::support::*;
 
 /// Longer than the key service's 1 s cache: a key's new state is in force.

@@ -3,6 +3,7 @@
 //! talks HTTP to it; tests that need PostgreSQL, Docker, containerd or skopeo use
 //! the services `scripts/test` starts (see `support`).
 
+mod aws_cli;
 mod support;
 
 mod clients;

@@ -12,7 +12,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use stowage_core::sigv4::Credentials;
 
-use crate::kms::{Cli, Keys, at, create_key};
+use crate::aws_cli::{Cli, Keys};
+use crate::kms::{at, create_key};
 use crate::support::*;
 
 const WRONG_KEY_MESSAGE: &str = "the master key does not match the one this registry was created with";
