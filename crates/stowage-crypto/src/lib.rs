@@ -11,9 +11,8 @@
 
 mod segments;
 
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use rand::RngCore;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use zeroize::{Zeroize, Zeroizing};
 
 pub use segments::{Opener, Sealer, SegmentSpan, open_all, seal_all, sealed_len, segments_for};
@@ -61,8 +60,8 @@ impl DataKey {
         &self.0
     }
 
-    fn cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new((&*self.0).into())
+    fn cipher(&self) -> LessSafeKey {
+        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &self.0[..]).expect("a 256-bit key"))
     }
 }
 
@@ -94,20 +93,21 @@ pub fn unwrap(kek: &DataKey, context: &[u8], wrapped: &[u8]) -> Result<DataKey, 
     Ok(DataKey::from_bytes(&mut bytes))
 }
 
-pub(crate) fn seal_into(cipher: &Aes256Gcm, aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn seal_into(cipher: &LessSafeKey, aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
     let mut nonce = [0u8; NONCE];
     rand::rng().fill_bytes(&mut nonce);
     out.extend_from_slice(&nonce);
     let start = out.len();
     out.extend_from_slice(plaintext);
+    // Random 96-bit nonces under a key used for one object: collisions are negligible.
     let tag = cipher
-        .encrypt_inout_detached(&Nonce::from(nonce), aad, (&mut out[start..]).into())
+        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut out[start..])
         .expect("AES-GCM seals any message shorter than 64 GiB");
-    out.extend_from_slice(tag.as_slice());
+    out.extend_from_slice(tag.as_ref());
 }
 
 pub(crate) fn open_into(
-    cipher: &Aes256Gcm,
+    cipher: &LessSafeKey,
     aad: &[u8],
     sealed: &[u8],
     out: &mut Vec<u8>,
@@ -116,18 +116,23 @@ pub(crate) fn open_into(
         return Err(IntegrityError);
     }
     let (nonce, rest) = sealed.split_at(NONCE);
-    let (ct, tag) = rest.split_at(rest.len() - TAG);
     let nonce: [u8; NONCE] = nonce.try_into().expect("split at NONCE");
-    let tag = Tag::try_from(tag).map_err(|_| IntegrityError)?;
     let start = out.len();
-    out.extend_from_slice(ct);
-    let opened = cipher.decrypt_inout_detached(&Nonce::from(nonce), aad, (&mut out[start..]).into(), &tag);
-    if opened.is_err() {
-        out[start..].zeroize();
-        out.truncate(start);
-        return Err(IntegrityError);
+    out.extend_from_slice(rest);
+    let opened = cipher
+        .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut out[start..])
+        .map(|plain| plain.len());
+    match opened {
+        Ok(n) => {
+            out.truncate(start + n);
+            Ok(())
+        }
+        Err(_) => {
+            out[start..].zeroize();
+            out.truncate(start);
+            Err(IntegrityError)
+        }
     }
-    Ok(())
 }
 
 #[cfg(test)]
