@@ -13,6 +13,8 @@ pub enum SealedValue {
     KmsKeyMaterial { key_id: String, version: i64 },
     /// `access_keys.secret_sealed`.
     AccessKeySecret { access_key_id: String },
+    /// A server setting kept sealed (hex of the sealed bytes), e.g. the token MAC key.
+    Setting { name: String },
     /// `access_keys.session_token_sealed`.
     SessionToken { access_key_id: String },
 }
@@ -24,6 +26,7 @@ impl std::fmt::Display for SealedValue {
                 write!(f, "material version {version} of KMS key {key_id}")
             }
             SealedValue::AccessKeySecret { access_key_id } => write!(f, "the secret of access key {access_key_id}"),
+            SealedValue::Setting { name } => write!(f, "server setting {name}"),
             SealedValue::SessionToken { access_key_id } => {
                 write!(f, "the session token of access key {access_key_id}")
             }
@@ -46,6 +49,8 @@ pub struct Resealed {
     pub kms_key_versions: u64,
     pub access_key_secrets: u64,
     pub session_tokens: u64,
+    /// Sealed server settings.
+    pub settings: u64,
 }
 
 /// Why a master key rotation changed nothing.
@@ -72,13 +77,16 @@ impl Meta {
     /// first swaps `check` (the rotation's lock: on PostgreSQL a concurrent
     /// rotation waits on that row, then finds the value changed), then passes
     /// each sealed value to `reseal`, which returns it sealed with the new key,
-    /// or `None` when it does not open. Any failure leaves everything as it was.
+    /// or `None` when it does not open. The server settings named in
+    /// `sealed_settings` hold hex of sealed bytes. Any failure leaves
+    /// everything as it was.
     ///
     /// Rows written by other connections while this runs are not guaranteed to
     /// be seen: every server must be stopped during a rotation.
     pub async fn reseal_master_key_values<F>(
         &self,
         check: SettingSwap<'_>,
+        sealed_settings: &[&str],
         mut reseal: F,
     ) -> Result<Resealed, ResealError>
     where
@@ -149,6 +157,24 @@ impl Meta {
                 .execute(&mut *tx)
                 .await?;
         }
+
+        for name in sealed_settings {
+            let row = sqlx::query("SELECT value FROM server_settings WHERE name = $1")
+                .bind(*name)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(row) = row else { continue };
+            let what = || SealedValue::Setting { name: name.to_string() };
+            let value: String = get(&row, "value")?;
+            let sealed = hex::decode(&value).map_err(|_| ResealError::DoesNotOpen(what()))?;
+            let resealed = hex::encode(reseal(what(), &sealed)?);
+            sqlx::query("UPDATE server_settings SET value = $1 WHERE name = $2")
+                .bind(resealed)
+                .bind(*name)
+                .execute(&mut *tx)
+                .await?;
+            done.settings += 1;
+        }
         tx.commit().await?;
         Ok(done)
     }
@@ -199,6 +225,9 @@ mod tests {
             .await
             .unwrap();
         meta.set_setting(CHECK, "c-old").await.unwrap();
+        meta.set_setting("sealed_setting", &hex::encode(b"old:x"))
+            .await
+            .unwrap();
     }
 
     const SWAP: SettingSwap<'static> = SettingSwap {
@@ -211,7 +240,7 @@ mod tests {
         fixture(&meta).await;
         let mut seen = Vec::new();
         let done = meta
-            .reseal_master_key_values(SWAP, |what, sealed| {
+            .reseal_master_key_values(SWAP, &["sealed_setting", "never_set"], |what, sealed| {
                 seen.push(what.clone());
                 reseal(what, sealed)
             })
@@ -222,10 +251,13 @@ mod tests {
             Resealed {
                 kms_key_versions: 2,
                 access_key_secrets: 2,
-                session_tokens: 1
+                session_tokens: 1,
+                settings: 1,
             }
         );
-        assert_eq!(seen.len(), 5, "{seen:?}");
+        assert_eq!(seen.len(), 6, "{seen:?}");
+        let setting = meta.setting("sealed_setting").await.unwrap().unwrap();
+        assert_eq!(hex::decode(setting).unwrap(), b"new:x");
         assert_eq!(meta.setting(CHECK).await.unwrap().as_deref(), Some("c-new"));
         for (v, want) in [(1, b"new:m1"), (2, b"new:m2")] {
             assert_eq!(
@@ -242,7 +274,7 @@ mod tests {
         );
 
         // The check moved on: the same rotation again changes nothing.
-        let again = meta.reseal_master_key_values(SWAP, reseal).await;
+        let again = meta.reseal_master_key_values(SWAP, &[], reseal).await;
         assert!(matches!(again, Err(ResealError::CheckChanged(_))), "{again:?}");
         assert_eq!(
             meta.kms_key_version("k", 1).await.unwrap().unwrap().wrapped_material,
@@ -253,7 +285,7 @@ mod tests {
     both!(a_value_that_does_not_open_changes_nothing, |meta: Meta| async move {
         fixture(&meta).await;
         meta.reseal_kms_key_version("k", 2, b"damaged").await.unwrap();
-        let err = meta.reseal_master_key_values(SWAP, reseal).await.unwrap_err();
+        let err = meta.reseal_master_key_values(SWAP, &[], reseal).await.unwrap_err();
         assert_eq!(
             err.to_string(),
             "material version 2 of KMS key k does not open with the current master key"

@@ -10,8 +10,10 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use rand::RngCore;
 use stowage_meta::{Meta, MetaError};
 
-/// Setting that holds the token MAC key (hex).
-pub const TOKEN_KEY_SETTING: &str = "token_key";
+/// Setting that holds the token MAC key, sealed by the master key (hex). (The
+/// earlier `token_key` setting held it in clear; it is no longer read, so
+/// tokens issued before the upgrade stop verifying once.)
+pub const TOKEN_KEY_SETTING: &str = "token_key_sealed";
 /// How long a node keeps using the token key it read; a rotation reaches every
 /// node within this time.
 pub const TOKEN_KEY_REFRESH: Duration = Duration::from_secs(2);
@@ -71,29 +73,36 @@ pub struct TokenKeyCache {
 
 impl TokenKeyCache {
     /// The current token key, read again from metadata when the cached copy is stale.
-    pub async fn current(&self, meta: &Meta) -> Result<Vec<u8>, MetaError> {
+    pub async fn current(&self, meta: &Meta, master: &MasterKey) -> Result<Vec<u8>, MetaError> {
         if let Some((at, key)) = self.cached.read().unwrap_or_else(|e| e.into_inner()).as_ref()
             && at.elapsed() < TOKEN_KEY_REFRESH
         {
             return Ok(key.clone());
         }
-        let hex_key = meta.setting_or_insert(TOKEN_KEY_SETTING, &random_hex_key()).await?;
-        let key = hex::decode(&hex_key).map_err(|_| MetaError::Corrupt("token key is not hex".into()))?;
+        let sealed = meta
+            .setting_or_insert(TOKEN_KEY_SETTING, &sealed_random_key(master))
+            .await?;
+        let key = hex::decode(&sealed)
+            .ok()
+            .and_then(|s| master.open(&s))
+            .ok_or_else(|| MetaError::Corrupt("the token key does not open with the master key".into()))?;
         *self.cached.write().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), key.clone()));
         Ok(key)
     }
 }
 
-/// A new random 256-bit key, hex-encoded.
-pub fn random_hex_key() -> String {
+/// A new random 256-bit key, sealed by the master key, hex-encoded.
+fn sealed_random_key(master: &MasterKey) -> String {
     let mut k = [0u8; 32];
     rand::rng().fill_bytes(&mut k);
-    hex::encode(k)
+    let sealed = master.seal(&k);
+    k.fill(0);
+    hex::encode(sealed)
 }
 
 /// Replaces the token key: every token issued before stops verifying.
-pub async fn rotate_token_key(meta: &Meta) -> Result<(), MetaError> {
-    meta.set_setting(TOKEN_KEY_SETTING, &random_hex_key()).await
+pub async fn rotate_token_key(meta: &Meta, master: &MasterKey) -> Result<(), MetaError> {
+    meta.set_setting(TOKEN_KEY_SETTING, &sealed_random_key(master)).await
 }
 
 #[cfg(test)]

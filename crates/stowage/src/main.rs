@@ -194,7 +194,7 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
     let account = state.config.account_id.clone();
     match command {
         AdminCommand::RotateTokenKey => {
-            stowage_server::keys::rotate_token_key(&state.meta).await?;
+            stowage_server::keys::rotate_token_key(&state.meta, &state.master_key).await?;
             eprintln!("token key rotated: passwords issued before now are no longer accepted");
         }
         AdminCommand::RotateMasterKey { new_key_file } => {

@@ -217,7 +217,9 @@ pub async fn rotate(
         new: &new_check,
     };
     let resealed = match meta
-        .reseal_master_key_values(swap, |_, sealed| old.open(sealed).map(|plain| new.seal(&plain)))
+        .reseal_master_key_values(swap, &[stowage_server::keys::TOKEN_KEY_SETTING], |_, sealed| {
+            old.open(sealed).map(|plain| new.seal(&plain))
+        })
         .await
     {
         Ok(r) => r,

@@ -19,7 +19,7 @@ fn mac(key: &[u8], repo: &str, digest: &Digest, exp: i64) -> Hmac<Sha256> {
 
 /// A URL that serves the blob without other credentials for an hour.
 pub async fn signed_url(state: &AppState, repo: &str, digest: &Digest) -> Result<String, MetaError> {
-    let key = state.token_keys.current(&state.meta).await?;
+    let key = state.token_keys.current(&state.meta, &state.master_key).await?;
     let exp = stowage_meta::now_ms() / 1000 + URL_LIFETIME_SECS;
     let sig = hex::encode(mac(&key, repo, digest, exp).finalize().into_bytes());
     Ok(format!(
@@ -34,6 +34,6 @@ pub async fn verify(state: &AppState, repo: &str, digest: &Digest, exp: i64, sig
         return Ok(false);
     }
     let Ok(sig) = hex::decode(sig) else { return Ok(false) };
-    let key = state.token_keys.current(&state.meta).await?;
+    let key = state.token_keys.current(&state.meta, &state.master_key).await?;
     Ok(mac(&key, repo, digest, exp).verify_slice(&sig).is_ok())
 }

@@ -61,7 +61,7 @@ pub async fn issue(
     now: i64,
     lifetime_secs: i64,
 ) -> Result<IssuedToken, stowage_meta::MetaError> {
-    let key = state.token_keys.current(&state.meta).await?;
+    let key = state.token_keys.current(&state.meta, &state.master_key).await?;
     let claims = Claims {
         v: 1,
         account: who.account_id.clone(),
@@ -86,7 +86,7 @@ pub async fn verify(
     password: &str,
     now: i64,
 ) -> Result<Result<Identity, TokenError>, stowage_meta::MetaError> {
-    let key = state.token_keys.current(&state.meta).await?;
+    let key = state.token_keys.current(&state.meta, &state.master_key).await?;
     Ok(verify_with_key(&key, password, now))
 }
 
@@ -154,7 +154,7 @@ struct BearerEnvelope {
 
 /// Issues a Bearer token for `claims`.
 pub async fn issue_bearer(state: &AppState, claims: BearerClaims) -> Result<String, stowage_meta::MetaError> {
-    let key = state.token_keys.current(&state.meta).await?;
+    let key = state.token_keys.current(&state.meta, &state.master_key).await?;
     Ok(sign_bearer(&key, claims))
 }
 
@@ -171,7 +171,7 @@ pub async fn verify_bearer(
     token: &str,
     now: i64,
 ) -> Result<Result<BearerClaims, TokenError>, stowage_meta::MetaError> {
-    let key = state.token_keys.current(&state.meta).await?;
+    let key = state.token_keys.current(&state.meta, &state.master_key).await?;
     Ok(verify_bearer_with_key(&key, token, now))
 }
 

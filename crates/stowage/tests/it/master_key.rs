@@ -216,6 +216,8 @@ both_dbs!(
         let ciphertext = kms_encrypt(&s, &key_id, b"encrypted before the rotation").await;
         let session = session_credentials(&s);
         assert_eq!(ecr_as(&s, &session, "DescribeRepositories", json!({})).await.0, 200);
+        // A registry password issued before: the token key it is signed with is re-sealed, not replaced.
+        let issued = s.login_password("admin");
 
         s.stop();
         let master = s.data_dir.join("master.key");
@@ -234,6 +236,8 @@ both_dbs!(
         let (status, body) = ecr_as(&s, &session, "DescribeRepositories", json!({})).await;
         assert_eq!(status, 200, "the session credentials no longer sign: {body}");
         assert_eq!(kms_decrypt(&s, &ciphertext).await, b"encrypted before the rotation");
+        let r = authenticated_client(&issued).get(s.url("/v2/")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "a password issued before the rotation no longer verifies");
         let after = kms_encrypt(&s, &key_id, b"encrypted after").await;
         assert_eq!(kms_decrypt(&s, &after).await, b"encrypted after");
 
