@@ -15,7 +15,7 @@ use rand::RngCore;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use zeroize::{Zeroize, Zeroizing};
 
-pub use segments::{Opener, Sealer, SegmentSpan, open_all, seal_all, sealed_len, segments_for};
+pub use segments::{InPlaceOpener, Opener, Sealer, SegmentSpan, open_all, seal_all, sealed_len, segments_for};
 
 /// Plaintext bytes per sealed segment.
 pub const SEGMENT: usize = 64 * 1024;
@@ -133,6 +133,26 @@ pub(crate) fn open_into(
             Err(IntegrityError)
         }
     }
+}
+
+/// Opens one sealed message where it lies; returns the plaintext's range within `sealed`.
+pub(crate) fn open_in_place(
+    cipher: &LessSafeKey,
+    aad: &[u8],
+    sealed: &mut [u8],
+) -> Result<std::ops::Range<usize>, IntegrityError> {
+    if sealed.len() < OVERHEAD {
+        return Err(IntegrityError);
+    }
+    let nonce: [u8; NONCE] = sealed[..NONCE].try_into().expect("checked length");
+    let plain = cipher
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            &mut sealed[NONCE..],
+        )
+        .map_err(|_| IntegrityError)?;
+    Ok(NONCE..NONCE + plain.len())
 }
 
 #[cfg(test)]

@@ -156,6 +156,38 @@ impl Opener {
     }
 }
 
+/// Opens whole stored segments where they lie, without copying: the fast
+/// path of a streaming read.
+pub struct InPlaceOpener {
+    cipher: LessSafeKey,
+    index: u64,
+}
+
+impl InPlaceOpener {
+    /// Opens segments from index `first` on.
+    pub fn new(key: &DataKey, first: u64) -> Self {
+        InPlaceOpener {
+            cipher: key.cipher(),
+            index: first,
+        }
+    }
+
+    /// Decrypts the whole segments in `buf` (the last may be short) in place;
+    /// returns where each segment's plaintext now lies within `buf`.
+    pub fn open(&mut self, buf: &mut [u8]) -> Result<Vec<std::ops::Range<usize>>, IntegrityError> {
+        let mut ranges = Vec::with_capacity(buf.len() / (SEGMENT + OVERHEAD) + 1);
+        let mut at = 0;
+        while at < buf.len() {
+            let end = (at + SEGMENT + OVERHEAD).min(buf.len());
+            let plain = crate::open_in_place(&self.cipher, &aad(self.index), &mut buf[at..end])?;
+            ranges.push(at + plain.start..at + plain.end);
+            self.index += 1;
+            at = end;
+        }
+        Ok(ranges)
+    }
+}
+
 /// Seals a whole small object (a manifest) in the segmented format.
 pub fn seal_all(key: &DataKey, plaintext: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(sealed_len(plaintext.len() as u64) as usize);

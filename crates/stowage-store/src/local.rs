@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use futures::StreamExt;
 use stowage_core::Digest;
-use stowage_crypto::{DataKey, OVERHEAD, Opener, SEGMENT, Sealer, sealed_len, segments_for};
+use stowage_crypto::{
+    DataKey, InPlaceOpener, OVERHEAD, Opener, SEGMENT, Sealer, SegmentSpan, sealed_len, segments_for,
+};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -192,7 +194,7 @@ impl BlobStore for LocalStore {
             });
         }
         let span = segments_for(start, end, size);
-        let mut body = read_stream(file, span.sealed_len, Opener::new(key, &span));
+        let mut body = read_stream(file, span, key);
         // A first segment that fails is reported before any byte is sent.
         let first = match body.next().await {
             Some(Err(e)) if e.kind() == io::ErrorKind::InvalidData => return Err(StoreError::Integrity(blob.clone())),
@@ -424,29 +426,24 @@ impl BlobStore for LocalStore {
     }
 }
 
-/// Streams the plaintext of `len` stored bytes of `file` from its current
-/// position through `opener`, reading and decrypting on a blocking thread. A
-/// segment that fails authentication ends the stream with `InvalidData`.
-fn read_stream(mut file: File, len: u64, mut opener: Opener) -> ByteStream {
-    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
+/// Streams the plaintext of a span of stored segments of `file` (positioned
+/// at its start), reading and decrypting in place on a blocking thread: each
+/// segment's plaintext goes out as a slice of the buffer it was read into,
+/// with no copy. A segment that fails authentication ends the stream with
+/// `InvalidData`.
+fn read_stream(mut file: File, span: SegmentSpan, key: &DataKey) -> ByteStream {
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(64);
+    let mut opener = InPlaceOpener::new(key, span.first);
     tokio::task::spawn_blocking(move || {
-        let mut left = len;
-        let mut sealed = Vec::with_capacity(READ_CHUNK);
+        let (mut left, mut skip, mut take) = (span.sealed_len, span.skip as usize, span.take as usize);
         while left > 0 {
             let want = left.min(READ_CHUNK as u64);
-            sealed.clear();
-            let mut plain = Vec::with_capacity(READ_CHUNK);
-            let result = match (&mut file).take(want).read_to_end(&mut sealed) {
+            let mut sealed = Vec::with_capacity(want as usize);
+            let pieces = match (&mut file).take(want).read_to_end(&mut sealed) {
                 Ok(n) if n as u64 == want => {
                     left -= want;
-                    let opened = opener.push(&sealed, &mut plain);
-                    let opened = if left == 0 {
-                        opened.and_then(|()| opener.finish(&mut plain))
-                    } else {
-                        opened
-                    };
-                    opened
-                        .map(|()| Bytes::from(plain))
+                    opener
+                        .open(&mut sealed)
                         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
                 }
                 Ok(_) => Err(io::Error::new(
@@ -455,9 +452,22 @@ fn read_stream(mut file: File, len: u64, mut opener: Opener) -> ByteStream {
                 )),
                 Err(e) => Err(e),
             };
-            let failed = result.is_err();
-            if tx.blocking_send(result).is_err() || failed {
-                return; // the client went away, or the read failed
+            let ranges = match pieces {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            };
+            let buf = Bytes::from(sealed);
+            for r in ranges {
+                let from = (r.start + skip).min(r.end);
+                skip -= from - r.start;
+                let to = (from + take).min(r.end);
+                take -= to - from;
+                if to > from && tx.blocking_send(Ok(buf.slice(from..to))).is_err() {
+                    return; // the client went away
+                }
             }
         }
     });
