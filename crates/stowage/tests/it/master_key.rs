@@ -237,7 +237,11 @@ both_dbs!(
         assert_eq!(status, 200, "the session credentials no longer sign: {body}");
         assert_eq!(kms_decrypt(&s, &ciphertext).await, b"encrypted before the rotation");
         let r = authenticated_client(&issued).get(s.url("/v2/")).send().await.unwrap();
-        assert_eq!(r.status(), 200, "a password issued before the rotation no longer verifies");
+        assert_eq!(
+            r.status(),
+            200,
+            "a password issued before the rotation no longer verifies"
+        );
         let after = kms_encrypt(&s, &key_id, b"encrypted after").await;
         assert_eq!(kms_decrypt(&s, &after).await, b"encrypted after");
 
