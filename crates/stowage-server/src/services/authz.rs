@@ -7,11 +7,8 @@
 //! forgets an entry as soon as it changes it, another node sees a change
 //! within `TTL`.
 
-use std::collections::HashMap;
-use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use stowage_meta::{MetaError, Repository};
 use stowage_policy::{Context, Decision, Policy, PolicySet, keys};
@@ -20,9 +17,8 @@ use crate::AppState;
 use crate::auth::{AuthError, Identity, Principal, Resource};
 
 /// How long loaded policies are reused.
-pub const TTL: Duration = Duration::from_secs(1);
-/// Entries kept per cache before it is emptied.
-const MAX_ENTRIES: usize = 10_000;
+pub use super::ttl_cache::TTL;
+use super::ttl_cache::TtlCache;
 
 /// What a request tells the evaluator beyond who, what and on which resource.
 #[derive(Clone, Debug, Default)]
@@ -55,41 +51,6 @@ impl RequestFacts {
             secure_transport: ext.get::<SecureTransport>().is_some(),
             ..Default::default()
         }
-    }
-}
-
-/// A small map whose entries expire after [`TTL`].
-struct TtlCache<K, V> {
-    entries: Mutex<HashMap<K, (Instant, V)>>,
-}
-
-impl<K, V> Default for TtlCache<K, V> {
-    fn default() -> Self {
-        TtlCache {
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
-    fn get(&self, key: &K) -> Option<V> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < TTL)
-            .map(|(_, v)| v.clone())
-    }
-
-    fn put(&self, key: K, value: V) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(key, (Instant::now(), value));
-    }
-
-    fn forget(&self, key: &K) {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
     }
 }
 
@@ -127,11 +88,7 @@ impl PolicyCache {
 
     /// Forgets every principal's identity policies (after a group or managed-policy change).
     pub fn forget_principals(&self) {
-        self.identities
-            .entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.identities.forget_where(|_| true);
     }
 
     /// Forgets a repository's policy and tags (after a change on this node).

@@ -20,10 +20,7 @@
 //! soon as it changes it), so disabling a key stops reads on every node
 //! within that time.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::Hash;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
 
 use stowage_crypto::DataKey;
 use stowage_meta::{KmsAlias, KmsKey, KmsKeyState, KmsKeyVersion, MetaError, NewKmsKey};
@@ -36,9 +33,8 @@ pub const REGISTRY_KEY_ID: &str = "registry";
 /// The alias of each account's AWS-managed key for ECR.
 pub const ECR_ALIAS: &str = "alias/aws/ecr";
 /// How long a key's state and material are reused without asking the database.
-pub const CACHE_TTL: Duration = Duration::from_secs(1);
-/// Entries kept per cache before it is emptied.
-const MAX_ENTRIES: usize = 10_000;
+pub use super::ttl_cache::TTL as CACHE_TTL;
+use super::ttl_cache::TtlCache;
 /// How long after scheduling a deletion it happens, by default and at least / most.
 pub const DEFAULT_PENDING_DAYS: i64 = 30;
 const PENDING_DAYS: std::ops::RangeInclusive<i64> = 7..=30;
@@ -136,59 +132,20 @@ impl From<MetaError> for KmsError {
     }
 }
 
-/// A small map whose entries expire after [`CACHE_TTL`].
-struct TtlMap<K, V> {
-    entries: Mutex<HashMap<K, (Instant, V)>>,
-}
-
-impl<K, V> Default for TtlMap<K, V> {
-    fn default() -> Self {
-        TtlMap {
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
-    fn get(&self, key: &K) -> Option<V> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
-            .map(|(_, v)| v.clone())
-    }
-
-    fn put(&self, key: K, value: V) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(key, (Instant::now(), value));
-    }
-}
-
 /// Recently read keys and their unsealed material, each kept at most
 /// [`CACHE_TTL`]: a key disabled (or scheduled for deletion) on another node
 /// stops opening data keys here within that time.
 #[derive(Default)]
 pub struct KeyCache {
-    keys: TtlMap<String, KmsKey>,
-    material: TtlMap<(String, i64), DataKey>,
+    keys: TtlCache<String, KmsKey>,
+    material: TtlCache<(String, i64), DataKey>,
 }
 
 impl KeyCache {
     /// Forgets a key (after this node changed it).
     pub fn forget(&self, key_id: &str) {
-        self.keys
-            .entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key_id);
-        self.material
-            .entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|(id, _), _| id != key_id);
+        self.keys.forget(&key_id.to_string());
+        self.material.forget_where(|(id, _)| id == key_id);
     }
 }
 
@@ -1000,7 +957,7 @@ mod tests {
                 .await
                 .unwrap()
         );
-        tokio::time::sleep(CACHE_TTL + Duration::from_millis(50)).await;
+        tokio::time::sleep(CACHE_TTL + std::time::Duration::from_millis(50)).await;
         assert!(matches!(
             open_data_key(&state, &key.key_id, &wrapped).await,
             Err(KeyError::Disabled { .. })

@@ -16,4 +16,5 @@ pub mod pulls;
 pub mod repositories;
 pub mod tag_cache;
 pub mod tokens;
+pub mod ttl_cache;
 pub mod uploads;
