@@ -4,8 +4,6 @@
 //! database commit and its rename is finished by the next start.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -34,37 +32,10 @@ fn read(path: &Path) -> String {
 
 /// `stowage serve` on the server's data dir and database with `extra` flags,
 /// expected to exit with an error; returns what it wrote to stderr.
-fn serve_refused(s: &TestServer, extra: &[&str]) -> String {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .args(["--data-dir", s.data_dir.to_str().unwrap()]);
-    if let Db::Postgres(url) = &s.db {
-        cmd.args(["--database-url", url]);
-    }
-    let mut child = cmd
-        .args(extra)
-        .env_remove("STOWAGE_DATABASE_URL")
-        .env_remove("STOWAGE_MASTER_KEY")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting stowage");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!("stowage serve kept running:\n{}", describe(&out));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(!status.success(), "stowage serve succeeded:\n{stderr}");
-    stderr
+fn serve_refused_on(s: &TestServer, extra: &[&str]) -> String {
+    let mut args = server_args(s);
+    args.extend(extra.iter().map(|a| a.to_string()));
+    serve_refused(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 /// `stowage admin rotate-master-key` with extra args; must succeed. Returns stderr.
@@ -248,11 +219,11 @@ both_dbs!(
         // The old key is refused, from master.key or from a file of its own.
         s.stop();
         std::fs::write(&master, &old).unwrap();
-        let err = serve_refused(&s, &[]);
+        let err = serve_refused_on(&s, &[]);
         assert!(err.contains(WRONG_KEY_MESSAGE), "{err}");
         let old_file = s.data_dir.join("old.key");
         std::fs::write(&old_file, &old).unwrap();
-        let err = serve_refused(&s, &["--master-key-file", old_file.to_str().unwrap()]);
+        let err = serve_refused_on(&s, &["--master-key-file", old_file.to_str().unwrap()]);
         assert!(err.contains(WRONG_KEY_MESSAGE), "{err}");
 
         std::fs::write(&master, &new).unwrap();
@@ -341,7 +312,7 @@ async fn a_configured_key_is_rotated_into_the_named_file() {
     assert!(!s.data_dir.join("master.key").exists());
     assert!(!s.data_dir.join("master.key.next").exists());
 
-    let err = serve_refused(&s, &key_flag);
+    let err = serve_refused_on(&s, &key_flag);
     assert!(err.contains(WRONG_KEY_MESSAGE), "{err}");
     let out = s.admin(&[
         "admin",

@@ -8,9 +8,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
+
+use crate::clients::describe;
 
 /// Which metadata database a server uses.
 #[derive(Clone, Debug)]
@@ -454,4 +456,46 @@ pub fn repo_root() -> &'static Path {
         .unwrap()
         .parent()
         .unwrap()
+}
+
+/// Runs `stowage serve` with `args`, expecting it to exit at start; returns what
+/// it wrote to stderr.
+pub fn serve_refused(args: &[&str]) -> String {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(args)
+        .env_remove("STOWAGE_DATABASE_URL")
+        .env_remove("STOWAGE_MASTER_KEY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting stowage");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("stowage serve {args:?} kept running:\n{}", describe(&out));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        !status.success(),
+        "stowage serve {args:?} exited successfully:\n{stderr}"
+    );
+    stderr
+}
+
+/// `--data-dir` (and `--database-url`) of a test server.
+pub fn server_args(s: &TestServer) -> Vec<String> {
+    let mut args = vec!["--data-dir".to_string(), s.data_dir.display().to_string()];
+    if let Db::Postgres(url) = &s.db {
+        args.extend(["--database-url".to_string(), url.clone()]);
+    }
+    args
 }

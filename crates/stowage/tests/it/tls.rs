@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -493,48 +493,6 @@ async fn secure_transport_condition_tells_the_tls_and_plain_listeners_apart() {
     assert_eq!(code, 255, "{stderr}");
     assert!(stderr.contains("AccessDeniedException"), "{stderr}");
     aws_ok(&s, &https, Some(&files.ca), describe).await;
-}
-
-/// Runs `stowage serve` with `args`, expecting it to exit at start; returns what
-/// it wrote to stderr.
-fn serve_refused(args: &[&str]) -> String {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .args(args)
-        .env_remove("STOWAGE_DATABASE_URL")
-        .env_remove("STOWAGE_MASTER_KEY")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting stowage");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!("stowage serve {args:?} kept running:\n{}", describe(&out));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(
-        !status.success(),
-        "stowage serve {args:?} exited successfully:\n{stderr}"
-    );
-    stderr
-}
-
-/// `--data-dir` (and `--database-url`) of a test server.
-fn server_args(s: &TestServer) -> Vec<String> {
-    let mut args = vec!["--data-dir".to_string(), s.data_dir.display().to_string()];
-    if let Db::Postgres(url) = &s.db {
-        args.extend(["--database-url".to_string(), url.clone()]);
-    }
-    args
 }
 
 fn with<'a>(base: &'a [String], extra: &[&'a str]) -> Vec<&'a str> {
