@@ -6,5 +6,3 @@ pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 /// Largest page a client may ask for.
 pub const MAX_PAGE_SIZE: usize = 1000;
-/// Idle time after which an upload session is abandoned (seconds).
-pub const UPLOAD_IDLE_EXPIRY_SECS: i64 = 24 * 3600;

@@ -185,7 +185,11 @@ both!(uploads_resume_and_complete, |meta: Meta| async move {
         meta.advance_upload(u.id, 0, 3, &h.save()).await,
         Err(MetaError::UploadConflict)
     ));
-    let back = meta.upload(r.id, u.id).await.unwrap().unwrap();
+    let back = meta
+        .upload(r.id, u.id, crate::now_ms() - 60_000)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(back.offset, 3);
     assert_eq!(
         stowage_core::Sha256Hasher::restore(&back.hash_state).unwrap().digest(),
@@ -194,7 +198,12 @@ both!(uploads_resume_and_complete, |meta: Meta| async move {
     let mut placing = meta.blob_guard(&Digest::of(b"abc")).await.unwrap();
     assert_eq!(placing.stored_object("registry").await.unwrap(), None);
     placing.complete_upload(&back, true).await.unwrap();
-    assert!(meta.upload(r.id, u.id).await.unwrap().is_none());
+    assert!(
+        meta.upload(r.id, u.id, crate::now_ms() - 60_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let link = meta
         .repository_blob(r.id, &Digest::of(b"abc"), "registry")
         .await

@@ -1,7 +1,6 @@
 //! Upload sessions: the acknowledged offset and running hash state of each
 //! in-progress blob upload, so any node (or a restarted one) takes the next chunk.
 
-use stowage_core::limits::UPLOAD_IDLE_EXPIRY_SECS;
 use uuid::Uuid;
 
 use crate::{Meta, MetaError, get, now_ms};
@@ -64,15 +63,16 @@ impl Meta {
         })
     }
 
-    /// The live upload `id` of the repository (`None` if unknown or idle too long).
-    pub async fn upload(&self, repository_id: i64, id: Uuid) -> Result<Option<Upload>, MetaError> {
+    /// The live upload `id` of the repository: `None` if unknown, or idle
+    /// since before `idle_cutoff_ms` (the server's upload TTL ago).
+    pub async fn upload(&self, repository_id: i64, id: Uuid, idle_cutoff_ms: i64) -> Result<Option<Upload>, MetaError> {
         let row = sqlx::query(
             "SELECT byte_offset, hash_state, parts, last_part_size, created_at, scope, wrapped_key FROM uploads \
              WHERE id = $1 AND repository_id = $2 AND updated_at > $3",
         )
         .bind(id.to_string())
         .bind(repository_id)
-        .bind(now_ms() - UPLOAD_IDLE_EXPIRY_SECS * 1000)
+        .bind(idle_cutoff_ms)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };

@@ -83,9 +83,7 @@ async fn load_upload(
     id: &str,
 ) -> Result<stowage_meta::Upload, EcrError> {
     let uuid = Uuid::parse_str(id).map_err(|_| upload_not_found(id))?;
-    ctx.state
-        .meta
-        .upload(repo.id, uuid)
+    uploads::find(&ctx.state, repo.id, uuid)
         .await?
         .ok_or_else(|| upload_not_found(id))
 }

@@ -151,9 +151,7 @@ pub async fn cancel_upload(ctx: Ctx, id: &str) -> Result<Response, OciError> {
 
 async fn load(ctx: &Ctx, id: &str) -> Result<Upload, OciError> {
     let id = Uuid::parse_str(id).map_err(|_| OciError::upload_unknown())?;
-    ctx.state
-        .meta
-        .upload(ctx.repo.id, id)
+    uploads::find(&ctx.state, ctx.repo.id, id)
         .await?
         .ok_or_else(OciError::upload_unknown)
 }

@@ -35,6 +35,16 @@ pub async fn start(state: &AppState, repository: &Repository) -> Result<Upload, 
         .await?)
 }
 
+/// The live upload `id` of the repository: `None` if unknown, or idle for
+/// longer than the server's upload TTL (after which GC removes it anyway).
+pub async fn find(state: &AppState, repository_id: i64, id: uuid::Uuid) -> Result<Option<Upload>, MetaError> {
+    let ttl = state.config.housekeeping.upload_ttl.as_millis().min(i64::MAX as u128) as i64;
+    state
+        .meta
+        .upload(repository_id, id, stowage_meta::now_ms().saturating_sub(ttl))
+        .await
+}
+
 /// The data key an upload's bytes are sealed with.
 async fn upload_key(state: &AppState, upload: &Upload) -> Result<DataKey, UploadError> {
     Ok(encryption::open_data_key(state, &upload.scope, &upload.wrapped_key).await?)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{OCI_MANIFEST, TestServer, both_dbs, bytes, digest, error_code};
+use crate::support::{Db, OCI_MANIFEST, TestServer, both_dbs, bytes, digest, error_code};
 
 /// Runs `stowage gc` with extra flags against the server's data; returns its report.
 fn gc(s: &TestServer, flags: &[&str]) -> Value {
@@ -139,6 +139,32 @@ both_dbs!(
         }
     }
 );
+
+/// An upload idle for longer than `--upload-ttl` is gone for its client at
+/// once, not only when the next GC pass removes it (and not after a fixed 24 h).
+#[tokio::test]
+async fn an_upload_idle_past_the_ttl_is_unknown() {
+    let s = TestServer::start_configured(Db::Sqlite, &["--upload-ttl", "2s"]).await;
+    s.create_repo("gc/ttl");
+    let start = |s: &TestServer| s.post("/v2/gc/ttl/blobs/uploads/").send();
+    let resp = start(&s).await.unwrap();
+    assert_eq!(resp.status(), 202);
+    let idle = resp.headers()["location"].to_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let resp = start(&s).await.unwrap();
+    let fresh = resp.headers()["location"].to_str().unwrap().to_string();
+    let patch = |location: &str| {
+        s.http
+            .patch(s.url(location))
+            .header("content-type", "application/octet-stream")
+            .body(b"chunk".to_vec())
+            .send()
+    };
+    let resp = patch(&idle).await.unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(error_code(resp).await, "BLOB_UPLOAD_UNKNOWN");
+    assert_eq!(patch(&fresh).await.unwrap().status(), 202);
+}
 
 #[tokio::test]
 async fn idle_uploads_are_removed() {
