@@ -433,32 +433,22 @@ impl GcGuard {
     /// quarantined file whose row survived belongs back in place; a stored file
     /// without one is a leftover).
     pub async fn object_recorded(&mut self, scope: &str) -> Result<bool, MetaError> {
-        let row = sqlx::query("SELECT 1 AS one FROM blob_objects WHERE scope = $1 AND digest = $2")
-            .bind(scope)
-            .bind(self.digest.to_string())
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        Ok(row.is_some())
+        object_exists(&mut self.tx, scope, &self.digest).await
     }
 }
 
 impl BlobGuard {
     /// Takes the right to place the blob's object under `scope` (one placer at
-    /// a time) and returns the wrapped data key of the object already stored
-    /// there, if any: then the upload's own copy is not needed.
-    pub async fn stored_object(&mut self, scope: &str) -> Result<Option<Vec<u8>>, MetaError> {
+    /// a time) and says whether the object is already stored there: then the
+    /// upload's own copy is not needed.
+    pub async fn object_stored(&mut self, scope: &str) -> Result<bool, MetaError> {
         if self.dialect == Dialect::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(placement_key(scope, &self.digest))
                 .execute(&mut *self.tx)
                 .await?;
         }
-        let row = sqlx::query("SELECT wrapped_key FROM blob_objects WHERE scope = $1 AND digest = $2")
-            .bind(scope)
-            .bind(self.digest.to_string())
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        row.map(|r| get(&r, "wrapped_key")).transpose()
+        object_exists(&mut self.tx, scope, &self.digest).await
     }
 
     /// Closes the upload session and links the blob to its repository, then
@@ -488,6 +478,16 @@ impl BlobGuard {
         self.tx.commit().await?;
         Ok(())
     }
+}
+
+/// Whether `digest` is stored under `scope`.
+async fn object_exists(tx: &mut Tx, scope: &str, digest: &Digest) -> Result<bool, MetaError> {
+    let row = sqlx::query("SELECT 1 AS one FROM blob_objects WHERE scope = $1 AND digest = $2")
+        .bind(scope)
+        .bind(digest.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.is_some())
 }
 
 /// Advisory-lock key serialising placers of one object (a key space apart from

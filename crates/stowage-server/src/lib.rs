@@ -3,6 +3,32 @@
 //! is authenticated and authorized once as its ECR action, then served by thin
 //! handlers over the services in [`services`]. Health and metrics live in [`ops`].
 
+/// Declares `Operation`, the operations of one AWS JSON-protocol service by
+/// their AWS names (`X-Amz-Target` after the prefix), with `ALL`, `name()` and
+/// `parse()`. Used by the ECR, ECR Public and key-service dispatchers.
+macro_rules! json_operations {
+    (#[doc = $doc:literal] $($op:ident),* $(,)?) => {
+        #[doc = $doc]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Operation { $($op),* }
+
+        impl Operation {
+            /// Every operation.
+            pub const ALL: &[Operation] = &[$(Operation::$op),*];
+
+            /// The AWS operation name.
+            pub fn name(self) -> &'static str {
+                match self { $(Operation::$op => stringify!($op)),* }
+            }
+
+            /// Parses the operation name after the target prefix.
+            pub fn parse(name: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|op| op.name() == name)
+            }
+        }
+    };
+}
+
 pub mod auth;
 pub mod ecr;
 pub mod ecr_public;

@@ -6,25 +6,8 @@ use crate::auth::Action;
 /// The target prefix of ECR's JSON API.
 pub const ECR_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921.";
 
-macro_rules! operations {
-    ($($op:ident),* $(,)?) => {
-        /// An ECR operation this registry serves.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum Operation { $($op),* }
-
-        impl Operation {
-            /// Every served operation.
-            pub const ALL: &[Operation] = &[$(Operation::$op),*];
-
-            /// The AWS operation name.
-            pub fn name(self) -> &'static str {
-                match self { $(Operation::$op => stringify!($op)),* }
-            }
-        }
-    };
-}
-
-operations!(
+json_operations!(
+    /// An ECR operation this registry serves.
     GetAuthorizationToken,
     CreateRepository,
     DescribeRepositories,
@@ -91,11 +74,6 @@ pub const NOT_YET: &[&str] = &[
 ];
 
 impl Operation {
-    /// Parses the operation name after the target prefix.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|op| op.name() == name)
-    }
-
     /// The IAM action checked for the operation.
     pub fn action(self) -> Action {
         match self {

@@ -24,25 +24,8 @@ pub const REGION: &str = "us-east-1";
 /// SigV4 signing name.
 const SIGNING_NAME: &str = "ecr-public";
 
-macro_rules! operations {
-    ($($op:ident),* $(,)?) => {
-        /// An ECR Public operation (every one of the 2020-10-30 model).
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum Operation { $($op),* }
-
-        impl Operation {
-            /// Every operation.
-            pub const ALL: &[Operation] = &[$(Operation::$op),*];
-
-            /// The AWS operation name.
-            pub fn name(self) -> &'static str {
-                match self { $(Operation::$op => stringify!($op)),* }
-            }
-        }
-    };
-}
-
-operations!(
+json_operations!(
+    /// An ECR Public operation (every one of the 2020-10-30 model).
     BatchCheckLayerAvailability,
     BatchDeleteImage,
     CompleteLayerUpload,
@@ -69,11 +52,6 @@ operations!(
 );
 
 impl Operation {
-    /// Parses the operation name after the target prefix.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|op| op.name() == name)
-    }
-
     /// The IAM action checked for the operation, e.g. `ecr-public:PutImage`.
     pub fn action(self) -> String {
         format!("ecr-public:{}", self.name())

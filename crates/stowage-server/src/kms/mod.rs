@@ -28,25 +28,8 @@ pub const TARGET_PREFIX: &str = "TrentService.";
 /// SigV4 signing name.
 const SIGNING_NAME: &str = "kms";
 
-macro_rules! operations {
-    ($($op:ident),* $(,)?) => {
-        /// A KMS operation this key service serves.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum Operation { $($op),* }
-
-        impl Operation {
-            /// Every served operation.
-            pub const ALL: &[Operation] = &[$(Operation::$op),*];
-
-            /// The AWS operation name.
-            pub fn name(self) -> &'static str {
-                match self { $(Operation::$op => stringify!($op)),* }
-            }
-        }
-    };
-}
-
-operations!(
+json_operations!(
+    /// A KMS operation this key service serves.
     CreateKey,
     DescribeKey,
     ListKeys,
@@ -70,11 +53,6 @@ operations!(
 );
 
 impl Operation {
-    /// Parses the operation name after the target prefix.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|op| op.name() == name)
-    }
-
     /// The IAM action, e.g. `kms:CreateKey`.
     pub fn action(self) -> String {
         format!("kms:{}", self.name())

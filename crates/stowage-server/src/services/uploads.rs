@@ -129,24 +129,16 @@ pub async fn complete(state: &AppState, upload: &Upload, digest: &Digest) -> Res
     }
     let scope = KeyScope::new(&upload.scope).map_err(|e| UploadError::Meta(MetaError::Corrupt(e.to_string())))?;
     let mut placing = state.meta.blob_guard(digest).await?;
-    if placing.stored_object(&upload.scope).await?.is_some() {
+    if placing.object_stored(&upload.scope).await? {
         placing.complete_upload(upload, false).await?;
         state.store.abort(upload.id).await?;
         return Ok(());
     }
-    match state
+    // The digest was checked above; the store checks it again as it places the file.
+    state
         .store
         .commit(upload.id, &staged, &BlobKey::new(scope, *digest), &key)
-        .await
-    {
-        Ok(()) => {}
-        Err(e @ StoreError::DigestMismatch { .. }) => {
-            drop(placing);
-            state.meta.delete_upload(upload.repository_id, upload.id).await?;
-            return Err(e.into());
-        }
-        Err(e) => return Err(e.into()),
-    }
+        .await?;
     placing.complete_upload(upload, true).await?;
     Ok(())
 }
