@@ -168,6 +168,10 @@ impl From<StoreError> for OciError {
             }
             StoreError::Body(e) => Self::upload_invalid(format!("request body could not be read: {e}")),
             e @ StoreError::Integrity(_) => integrity(e),
+            // A crash while the upload's last segment was rewritten: the client starts over.
+            StoreError::UploadIntegrity(_) => {
+                Self::upload_invalid("the upload's staged data is damaged; start the upload again")
+            }
             other => Self::internal(other),
         }
     }
