@@ -180,9 +180,9 @@ both!(uploads_resume_and_complete, |meta: Meta| async move {
         .unwrap();
     let mut h = stowage_core::Sha256Hasher::restore(&u.hash_state).unwrap();
     h.update(b"abc");
-    meta.advance_upload(u.id, 0, 3, &h.save()).await.unwrap();
+    meta.advance_upload(u.id, 0, 3, &h.save(), "piece-a").await.unwrap();
     assert!(matches!(
-        meta.advance_upload(u.id, 0, 3, &h.save()).await,
+        meta.advance_upload(u.id, 0, 3, &h.save(), "piece-b").await,
         Err(MetaError::UploadConflict)
     ));
     let back = meta
@@ -191,6 +191,7 @@ both!(uploads_resume_and_complete, |meta: Meta| async move {
         .unwrap()
         .unwrap();
     assert_eq!(back.offset, 3);
+    assert_eq!(back.pieces, "piece-a", "the losing request's record is not kept");
     assert_eq!(
         stowage_core::Sha256Hasher::restore(&back.hash_state).unwrap().digest(),
         Digest::of(b"abc")

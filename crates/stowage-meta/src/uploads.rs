@@ -24,6 +24,8 @@ pub struct Upload {
     pub scope: String,
     /// The data key the staged bytes are sealed with, wrapped by the scope's key.
     pub wrapped_key: Vec<u8>,
+    /// The blob store's record of where the staged bytes lie (opaque here).
+    pub pieces: String,
 }
 
 impl Meta {
@@ -60,6 +62,7 @@ impl Meta {
             created_at: now,
             scope: scope.to_string(),
             wrapped_key: wrapped_key.to_vec(),
+            pieces: String::new(),
         })
     }
 
@@ -67,7 +70,7 @@ impl Meta {
     /// since before `idle_cutoff_ms` (the server's upload TTL ago).
     pub async fn upload(&self, repository_id: i64, id: Uuid, idle_cutoff_ms: i64) -> Result<Option<Upload>, MetaError> {
         let row = sqlx::query(
-            "SELECT byte_offset, hash_state, parts, last_part_size, created_at, scope, wrapped_key FROM uploads \
+            "SELECT byte_offset, hash_state, parts, last_part_size, created_at, scope, wrapped_key, pieces FROM uploads \
              WHERE id = $1 AND repository_id = $2 AND updated_at > $3",
         )
         .bind(id.to_string())
@@ -89,20 +92,23 @@ impl Meta {
             scope: get::<Option<String>>(&row, "scope")?
                 .ok_or_else(|| MetaError::Corrupt(format!("upload {id} has no data key")))?,
             wrapped_key: get::<Option<Vec<u8>>>(&row, "wrapped_key")?.unwrap_or_default(),
+            pieces: get(&row, "pieces")?,
         }))
     }
 
-    /// Records that the upload now stands at `offset` with `hash_state`, if it
-    /// still stood at `from_offset` (another request may have moved it meanwhile).
+    /// Records that the upload now stands at `offset` with `hash_state` and its
+    /// bytes in `pieces`, if it still stood at `from_offset` (another request,
+    /// maybe on another node, may have moved it meanwhile: its record wins).
     pub async fn advance_upload(
         &self,
         id: Uuid,
         from_offset: u64,
         offset: u64,
         hash_state: &[u8],
+        pieces: &str,
     ) -> Result<(), MetaError> {
         let done = sqlx::query(
-            "UPDATE uploads SET byte_offset = $1, hash_state = $2, parts = parts + 1, updated_at = $3 \
+            "UPDATE uploads SET byte_offset = $1, hash_state = $2, parts = parts + 1, updated_at = $3, pieces = $6 \
              WHERE id = $4 AND byte_offset = $5",
         )
         .bind(offset as i64)
@@ -110,6 +116,7 @@ impl Meta {
         .bind(now_ms())
         .bind(id.to_string())
         .bind(from_offset as i64)
+        .bind(pieces)
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 1 {

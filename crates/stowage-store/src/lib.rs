@@ -7,8 +7,12 @@
 //! uploads included — is sealed with the object's data key
 //! ([`stowage_crypto`]'s segmented format); plaintext never reaches storage.
 
+#[cfg(test)]
+mod conformance;
 mod keys;
 mod local;
+mod s3;
+mod span;
 
 use std::io;
 use std::pin::Pin;
@@ -22,6 +26,7 @@ use uuid::Uuid;
 
 pub use keys::{BlobKey, InvalidScope, KeyScope};
 pub use local::LocalStore;
+pub use s3::{S3Config, S3Store};
 
 /// A stream of bytes in or out of the store.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
@@ -73,6 +78,11 @@ pub struct Staged {
     pub offset: u64,
     /// Running hash of those bytes.
     pub hasher: Sha256Hasher,
+    /// The backend's own record of where the staged bytes lie, kept with the
+    /// upload's metadata and handed back on the next call (empty for files).
+    /// Recording it with the acknowledged offset is what makes an interrupted
+    /// or concurrent request's bytes unreachable.
+    pub pieces: String,
 }
 
 /// Content-addressed, encrypted blob storage with resumable upload staging.

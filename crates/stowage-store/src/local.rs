@@ -12,20 +12,15 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use futures::StreamExt;
 use stowage_core::Digest;
-use stowage_crypto::{
-    DataKey, InPlaceOpener, OVERHEAD, Opener, SEGMENT, Sealer, SegmentSpan, sealed_len, segments_for,
-};
+use stowage_crypto::{DataKey, OVERHEAD, Opener, SEGMENT, Sealer, SegmentSpan, sealed_len, segments_for};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use crate::span::{READ_CHUNK, SEALED_SEGMENT, SpanOpener, resolve_range};
 use crate::{BlobKey, BlobRead, BlobStore, ByteRange, ByteStream, KeyScope, Staged, StoreError};
 
-/// Stored bytes read per step when streaming a blob out (whole segments).
-const READ_CHUNK: usize = 16 * (SEGMENT + OVERHEAD);
 /// Chunks in flight between the request body and the writer thread.
 const WRITE_QUEUE: usize = 16;
-/// Stored size of one full segment.
-const SEALED_SEGMENT: u64 = (SEGMENT + OVERHEAD) as u64;
 
 /// A blob store on a local filesystem.
 #[derive(Clone, Debug)]
@@ -165,20 +160,7 @@ impl BlobStore for LocalStore {
             if file.metadata()?.len() != sealed_len(size) {
                 return Err(StoreError::Integrity(not_found));
             }
-            let (start, end) = match range {
-                None => (0, size.saturating_sub(1)),
-                Some(r) => {
-                    let end = r.end.unwrap_or(size.saturating_sub(1)).min(size.saturating_sub(1));
-                    if r.start >= size || r.start > end {
-                        return Err(StoreError::RangeNotSatisfiable {
-                            start: r.start,
-                            end: r.end.unwrap_or(size),
-                            size,
-                        });
-                    }
-                    (r.start, end)
-                }
-            };
+            let (start, end) = resolve_range(range, size)?;
             if size > 0 {
                 file.seek(SeekFrom::Start(segments_for(start, end, size).sealed_start))?;
             }
@@ -232,7 +214,11 @@ impl BlobStore for LocalStore {
             let mut sealer = Sealer::new(&key, index);
             let mut out = Vec::with_capacity(2 * SEGMENT);
             sealer.push(&tail, &mut out);
-            let Staged { mut offset, mut hasher } = from;
+            let Staged {
+                mut offset,
+                mut hasher,
+                pieces,
+            } = from;
             while let Some(chunk) = rx.blocking_recv() {
                 hasher.update(&chunk);
                 sealer.push(&chunk, &mut out);
@@ -245,7 +231,7 @@ impl BlobStore for LocalStore {
             sealer.finish(&mut out);
             file.write_all(&out)?;
             file.sync_data()?;
-            Ok(Staged { offset, hasher })
+            Ok(Staged { offset, hasher, pieces })
         });
         let mut body_error = None;
         while let Some(item) = body.next().await {
@@ -433,18 +419,16 @@ impl BlobStore for LocalStore {
 /// `InvalidData`.
 fn read_stream(mut file: File, span: SegmentSpan, key: &DataKey) -> ByteStream {
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(64);
-    let mut opener = InPlaceOpener::new(key, span.first);
+    let mut opener = SpanOpener::new(key, &span);
     tokio::task::spawn_blocking(move || {
-        let (mut left, mut skip, mut take) = (span.sealed_len, span.skip as usize, span.take as usize);
+        let mut left = span.sealed_len;
         while left > 0 {
             let want = left.min(READ_CHUNK as u64);
             let mut sealed = Vec::with_capacity(want as usize);
             let pieces = match (&mut file).take(want).read_to_end(&mut sealed) {
                 Ok(n) if n as u64 == want => {
                     left -= want;
-                    opener
-                        .open(&mut sealed)
-                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+                    opener.open(sealed)
                 }
                 Ok(_) => Err(io::Error::new(
                     io::ErrorKind::InvalidData,
@@ -452,21 +436,17 @@ fn read_stream(mut file: File, span: SegmentSpan, key: &DataKey) -> ByteStream {
                 )),
                 Err(e) => Err(e),
             };
-            let ranges = match pieces {
-                Ok(r) => r,
+            match pieces {
+                Ok(pieces) => {
+                    for piece in pieces {
+                        if tx.blocking_send(Ok(piece)).is_err() {
+                            return; // the client went away
+                        }
+                    }
+                }
                 Err(e) => {
                     let _ = tx.blocking_send(Err(e));
                     return;
-                }
-            };
-            let buf = Bytes::from(sealed);
-            for r in ranges {
-                let from = (r.start + skip).min(r.end);
-                skip -= from - r.start;
-                let to = (from + take).min(r.end);
-                take -= to - from;
-                if to > from && tx.blocking_send(Ok(buf.slice(from..to))).is_err() {
-                    return; // the client went away
                 }
             }
         }
@@ -476,303 +456,4 @@ fn read_stream(mut file: File, span: SegmentSpan, key: &DataKey) -> ByteStream {
 
 fn tokio_stream_from(mut rx: mpsc::Receiver<io::Result<Bytes>>) -> impl futures::Stream<Item = io::Result<Bytes>> {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use futures::TryStreamExt;
-    use stowage_core::Sha256Hasher;
-
-    fn body(parts: &[&'static [u8]]) -> ByteStream {
-        let v: Vec<io::Result<Bytes>> = parts.iter().map(|p| Ok(Bytes::from_static(p))).collect();
-        Box::pin(futures::stream::iter(v))
-    }
-
-    fn owned(parts: Vec<Vec<u8>>) -> ByteStream {
-        Box::pin(futures::stream::iter(parts.into_iter().map(|p| Ok(Bytes::from(p)))))
-    }
-
-    async fn read_all(r: BlobRead) -> Vec<u8> {
-        r.body
-            .try_fold(Vec::new(), |mut v, b| async move {
-                v.extend_from_slice(&b);
-                Ok(v)
-            })
-            .await
-            .unwrap()
-    }
-
-    fn fresh() -> Staged {
-        Staged {
-            offset: 0,
-            hasher: Sha256Hasher::new(),
-        }
-    }
-
-    fn key(data: &[u8]) -> BlobKey {
-        BlobKey::new(KeyScope::new("registry").unwrap(), Digest::of(data))
-    }
-
-    /// Every file under `dir`, recursively, concatenated.
-    fn all_bytes(dir: &Path) -> Vec<u8> {
-        let mut out = Vec::new();
-        for entry in fs::read_dir(dir).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_dir() {
-                out.extend(all_bytes(&p));
-            } else {
-                out.extend(fs::read(&p).unwrap());
-            }
-        }
-        out
-    }
-
-    #[tokio::test]
-    async fn upload_commit_get_and_range() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path()).unwrap();
-        let dk = DataKey::generate();
-        let id = Uuid::new_v4();
-        let s = store
-            .append(id, fresh(), body(&[b"hello ", b"wor"]), &dk)
-            .await
-            .unwrap();
-        let s = store.append(id, s, body(&[b"ld"]), &dk).await.unwrap();
-        let b = key(b"hello world");
-        store.commit(id, &s, &b, &dk).await.unwrap();
-        assert_eq!(store.stat(&b).await.unwrap(), Some(sealed_len(11)));
-        assert_eq!(
-            read_all(store.get(&b, 11, &dk, None).await.unwrap()).await,
-            b"hello world"
-        );
-        let r = store
-            .get(&b, 11, &dk, Some(ByteRange { start: 6, end: Some(8) }))
-            .await
-            .unwrap();
-        assert_eq!((r.start, r.end, r.size), (6, 8, 11));
-        assert_eq!(read_all(r).await, b"wor");
-        assert!(matches!(
-            store.get(&b, 11, &dk, Some(ByteRange { start: 11, end: None })).await,
-            Err(StoreError::RangeNotSatisfiable { .. })
-        ));
-        assert!(!dir.path().join("uploads").join(id.to_string()).exists());
-    }
-
-    #[tokio::test]
-    async fn chunks_across_segment_boundaries_and_ranges_read_back_exactly() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path()).unwrap();
-        let dk = DataKey::generate();
-        let data: Vec<u8> = (0..3 * SEGMENT + 777).map(|i| (i % 251) as u8).collect();
-        let id = Uuid::new_v4();
-        let mut s = fresh();
-        // Chunk sizes that end inside, exactly at and across segment boundaries.
-        let mut at = 0;
-        for n in [1000, SEGMENT - 1000, 5, SEGMENT + 3, 70_000, usize::MAX] {
-            let end = at + n.min(data.len() - at);
-            s = store
-                .append(id, s, owned(vec![data[at..end].to_vec()]), &dk)
-                .await
-                .unwrap();
-            at = end;
-        }
-        assert_eq!(s.offset, data.len() as u64);
-        let b = BlobKey::new(KeyScope::new("registry").unwrap(), Digest::of(&data));
-        store.commit(id, &s, &b, &dk).await.unwrap();
-        let size = data.len() as u64;
-        for (start, end) in [
-            (0, size - 1),
-            (SEGMENT as u64 - 1, SEGMENT as u64),
-            (100, 2 * SEGMENT as u64 + 5),
-            (size - 1, size - 1),
-        ] {
-            let r = store
-                .get(&b, size, &dk, Some(ByteRange { start, end: Some(end) }))
-                .await
-                .unwrap();
-            assert_eq!(read_all(r).await, &data[start as usize..=end as usize], "{start}-{end}");
-        }
-    }
-
-    #[tokio::test]
-    async fn no_plaintext_reaches_the_disk_and_a_flipped_byte_is_never_served() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path()).unwrap();
-        let dk = DataKey::generate();
-        let marker = b"STOWAGE-PLAINTEXT-MARKER".repeat(50_000);
-        let id = Uuid::new_v4();
-        let s = store
-            .append(id, fresh(), owned(vec![marker[..1000].to_vec()]), &dk)
-            .await
-            .unwrap();
-        // Mid-upload: the staged bytes are sealed too.
-        assert!(
-            !all_bytes(dir.path())
-                .windows(24)
-                .any(|w| w == b"STOWAGE-PLAINTEXT-MARKER")
-        );
-        let s = store
-            .append(id, s, owned(vec![marker[1000..].to_vec()]), &dk)
-            .await
-            .unwrap();
-        let b = key(&marker);
-        store.commit(id, &s, &b, &dk).await.unwrap();
-        assert!(
-            !all_bytes(dir.path())
-                .windows(24)
-                .any(|w| w == b"STOWAGE-PLAINTEXT-MARKER")
-        );
-
-        let path = store.blob_path(&b);
-        let mut bytes = fs::read(&path).unwrap();
-        let altered = 17; // past the first read step of 16 segments
-        bytes[altered * (SEGMENT + OVERHEAD) + 40] ^= 0x20;
-        fs::write(&path, &bytes).unwrap();
-        let size = marker.len() as u64;
-        // The first segment still opens; the stream then fails instead of serving altered bytes.
-        let r = store.get(&b, size, &dk, None).await.unwrap();
-        let err = r.body.try_collect::<Vec<_>>().await.unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
-        // A read that starts in the altered segment fails up front.
-        let start = (altered * SEGMENT) as u64 + 10;
-        assert!(matches!(
-            store.get(&b, size, &dk, Some(ByteRange { start, end: None })).await,
-            Err(StoreError::Integrity(_))
-        ));
-        // Another key opens nothing.
-        assert!(matches!(
-            store.get(&b, size, &DataKey::generate(), None).await,
-            Err(StoreError::Integrity(_))
-        ));
-    }
-
-    #[tokio::test]
-    async fn interrupted_append_is_dropped_on_resume() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path()).unwrap();
-        let dk = DataKey::generate();
-        let id = Uuid::new_v4();
-        let ok = store.append(id, fresh(), body(&[b"abc"]), &dk).await.unwrap();
-        // A request that dies mid-body: its bytes land but are not acknowledged.
-        let broken: ByteStream = Box::pin(futures::stream::iter(vec![
-            Ok(Bytes::from_static(b"XXXX")),
-            Err(io::Error::other("client went away")),
-        ]));
-        assert!(matches!(
-            store.append(id, ok.clone(), broken, &dk).await,
-            Err(StoreError::Body(_))
-        ));
-        let s = store.append(id, ok.clone(), body(&[b"def"]), &dk).await.unwrap();
-        let b = key(b"abcdef");
-        store.commit(id, &s, &b, &dk).await.unwrap();
-        assert_eq!(read_all(store.get(&b, 6, &dk, None).await.unwrap()).await, b"abcdef");
-
-        // Committing right after an interrupted request drops its bytes too.
-        let id = Uuid::new_v4();
-        let ok = store.append(id, fresh(), body(&[b"abc"]), &dk).await.unwrap();
-        let broken: ByteStream = Box::pin(futures::stream::iter(vec![
-            Ok(Bytes::from_static(b"XXXX")),
-            Err(io::Error::other("client went away")),
-        ]));
-        assert!(store.append(id, ok.clone(), broken, &dk).await.is_err());
-        let b = key(b"abc");
-        store.commit(id, &ok, &b, &dk).await.unwrap();
-        assert_eq!(read_all(store.get(&b, 3, &dk, None).await.unwrap()).await, b"abc");
-    }
-
-    #[tokio::test]
-    async fn wrong_digest_leaves_no_blob() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path()).unwrap();
-        let dk = DataKey::generate();
-        let id = Uuid::new_v4();
-        let s = store.append(id, fresh(), body(&[b"abc"]), &dk).await.unwrap();
-        let wrong = key(b"other");
-        assert!(matches!(
-            store.commit(id, &s, &wrong, &dk).await,
-            Err(StoreError::DigestMismatch { .. })
-        ));
-        assert_eq!(store.stat(&wrong).await.unwrap(), None);
-        assert_eq!(store.stat(&key(b"abc")).await.unwrap(), None);
-    }
-
-    #[tokio::test]
-    async fn the_same_content_under_two_scopes_is_two_objects() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path()).unwrap();
-        let d = Digest::of(b"layer");
-        for scope in ["registry", "0b5c43c2-6f0e-4c8a-9d55-5b1c1f7f2d11"] {
-            let dk = DataKey::generate();
-            let id = Uuid::new_v4();
-            let s = store.append(id, fresh(), body(&[b"layer"]), &dk).await.unwrap();
-            let b = BlobKey::new(KeyScope::new(scope).unwrap(), d);
-            store.commit(id, &s, &b, &dk).await.unwrap();
-            assert_eq!(read_all(store.get(&b, 5, &dk, None).await.unwrap()).await, b"layer");
-        }
-        let shard = u8::from_str_radix(&d.hex()[..2], 16).unwrap();
-        assert_eq!(store.list_blobs(shard).await.unwrap().len(), 2);
-    }
-
-    #[tokio::test]
-    async fn quarantine_restore_and_purge() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path()).unwrap();
-        let dk = DataKey::generate();
-        let id = Uuid::new_v4();
-        let s = store.append(id, fresh(), body(&[b"keep me"]), &dk).await.unwrap();
-        let b = key(b"keep me");
-        store.commit(id, &s, &b, &dk).await.unwrap();
-        let shard = u8::from_str_radix(&b.digest.hex()[..2], 16).unwrap();
-        assert_eq!(store.list_blobs(shard).await.unwrap().len(), 1);
-
-        let stored = Some(sealed_len(7));
-        assert_eq!(store.quarantine(&b).await.unwrap(), stored);
-        assert_eq!(store.stat(&b).await.unwrap(), None);
-        assert!(store.list_blobs(shard).await.unwrap().is_empty());
-        assert_eq!(store.quarantined().await.unwrap(), vec![b.clone()]);
-        store.restore(&b).await.unwrap();
-        assert_eq!(read_all(store.get(&b, 7, &dk, None).await.unwrap()).await, b"keep me");
-
-        assert_eq!(store.quarantine(&b).await.unwrap(), stored);
-        store.purge(&b).await.unwrap();
-        assert!(store.quarantined().await.unwrap().is_empty());
-        assert_eq!(store.quarantine(&b).await.unwrap(), None);
-        store.restore(&b).await.unwrap();
-        assert_eq!(store.stat(&b).await.unwrap(), None);
-    }
-
-    #[tokio::test]
-    async fn lists_staged_uploads() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path()).unwrap();
-        let id = Uuid::new_v4();
-        store
-            .append(id, fresh(), body(&[b"x"]), &DataKey::generate())
-            .await
-            .unwrap();
-        store.check().await.unwrap();
-        let ids: Vec<Uuid> = store
-            .list_uploads()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|(i, _)| i)
-            .collect();
-        assert_eq!(ids, vec![id]);
-        store.abort(id).await.unwrap();
-        assert!(store.list_uploads().await.unwrap().is_empty());
-    }
-
-    #[tokio::test]
-    async fn empty_blob_commits() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path()).unwrap();
-        let dk = DataKey::generate();
-        let b = key(b"");
-        store.commit(Uuid::new_v4(), &fresh(), &b, &dk).await.unwrap();
-        assert_eq!(store.stat(&b).await.unwrap(), Some(0));
-        assert_eq!(read_all(store.get(&b, 0, &dk, None).await.unwrap()).await, b"");
-        store.check().await.unwrap();
-    }
 }

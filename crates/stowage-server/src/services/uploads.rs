@@ -80,6 +80,7 @@ pub async fn append(
     let from = Staged {
         offset: upload.offset,
         hasher: open_hasher(&key, upload)?,
+        pieces: upload.pieces.clone(),
     };
     let staged = state.store.append(upload.id, from, body, &key).await?;
     let received = staged.offset - upload.offset;
@@ -92,7 +93,7 @@ pub async fn append(
     if received > 0 {
         state
             .meta
-            .advance_upload(upload.id, upload.offset, staged.offset, &hash_state)
+            .advance_upload(upload.id, upload.offset, staged.offset, &hash_state, &staged.pieces)
             .await?;
         state.metrics.bytes_received.inc_by(received);
     }
@@ -100,6 +101,7 @@ pub async fn append(
         offset: staged.offset,
         hash_state,
         parts: upload.parts + 1,
+        pieces: staged.pieces,
         ..upload.clone()
     })
 }
@@ -116,6 +118,7 @@ pub async fn complete(state: &AppState, upload: &Upload, digest: &Digest) -> Res
     let staged = Staged {
         offset: upload.offset,
         hasher: open_hasher(&key, upload)?,
+        pieces: upload.pieces.clone(),
     };
     let actual = staged.hasher.digest();
     if actual != *digest {
