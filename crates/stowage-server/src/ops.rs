@@ -42,6 +42,12 @@ struct EndpointLabel {
     endpoint: String,
 }
 
+/// Labels of a background job's metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabel {
+    pub job: String,
+}
+
 /// The server's metrics, in a registry of its own.
 pub struct Metrics {
     registry: Registry,
@@ -60,6 +66,8 @@ pub struct Metrics {
     pub gc_uploads_removed: Counter,
     /// Garbage collection: passes completed.
     pub gc_passes: Counter,
+    /// Background jobs this node ran (having taken the job's lease), by job.
+    pub job_runs: Family<JobLabel, Counter>,
     /// Lifecycle policies: images expired.
     pub lifecycle_images_expired: Counter,
     /// Audit entries written to the database.
@@ -100,6 +108,7 @@ impl Metrics {
         let gc_bytes_freed = Counter::default();
         let gc_uploads_removed = Counter::default();
         let gc_passes = Counter::default();
+        let job_runs = Family::<JobLabel, Counter>::default();
         let lifecycle_images_expired = Counter::default();
         registry.register(
             "gc_blobs_freed",
@@ -117,6 +126,11 @@ impl Metrics {
             gc_uploads_removed.clone(),
         );
         registry.register("gc_passes", "Garbage-collection passes completed", gc_passes.clone());
+        registry.register(
+            "job_runs",
+            "Background job runs on this node (lease taken), by job",
+            job_runs.clone(),
+        );
         registry.register(
             "lifecycle_images_expired",
             "Images expired by lifecycle policies",
@@ -137,6 +151,7 @@ impl Metrics {
             gc_bytes_freed,
             gc_uploads_removed,
             gc_passes,
+            job_runs,
             lifecycle_images_expired,
             registry,
             requests,
@@ -260,10 +275,28 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// How long `/readyz` waits for each of metadata and blob storage.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `work`'s outcome, or an error naming the wait when it takes longer.
+async fn bounded<T, E: std::fmt::Display>(
+    limit: std::time::Duration,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(limit, work).await {
+        Ok(outcome) => outcome.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {limit:?}")),
+    }
+}
+
 /// `GET /readyz`: metadata and blob storage both answer.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let meta = state.meta.ping().await;
-    let store = state.store.check().await;
+    // A store that does not answer in time is as unready as one that fails:
+    // a load balancer must not wait on a node whose database is gone.
+    let (meta, store) = tokio::join!(
+        bounded(READY_WITHIN, state.meta.ping()),
+        bounded(READY_WITHIN, state.store.check())
+    );
     match (meta, store) {
         (Ok(()), Ok(())) => "ready\n".into_response(),
         (meta, store) => {

@@ -117,13 +117,38 @@ where
     }
 }
 
-/// Runs `work` only if this node takes the named lease (held for at least the
-/// interval, so one run per interval happens across all nodes).
+/// How long a lease outlives its interval, and how often a running job renews
+/// it: a node that dies holding a lease blocks the job for at most this long
+/// after the interval it was due in.
+const LEASE_SLACK: Duration = Duration::from_secs(10);
+
+/// Runs `work` only if this node takes the named lease. The lease is held for
+/// the interval (plus [`LEASE_SLACK`]) and renewed while the work runs, so one
+/// run per interval happens across all nodes; if the holder dies, another node
+/// takes the job over once the lease expires.
 async fn leased(state: &AppState, name: &str, holder: &str, interval: Duration, work: impl Future<Output = ()>) {
-    let ttl = interval.max(Duration::from_secs(60)).as_millis() as i64;
+    let ttl = (interval + LEASE_SLACK).as_millis() as i64;
     match state.meta.try_lease(name, holder, ttl).await {
-        Ok(true) => work.await,
-        Ok(false) => tracing::debug!(job = name, "another node holds the lease"),
-        Err(e) => tracing::warn!(job = name, error = %e, "taking a worker lease failed"),
+        Ok(true) => {}
+        Ok(false) => return tracing::debug!(job = name, "another node holds the lease"),
+        Err(e) => return tracing::warn!(job = name, error = %e, "taking a worker lease failed"),
+    }
+    state
+        .metrics
+        .job_runs
+        .get_or_create(&crate::ops::JobLabel { job: name.to_string() })
+        .inc();
+    let mut work = std::pin::pin!(work);
+    let mut renew = tokio::time::interval(LEASE_SLACK / 2);
+    renew.tick().await; // the first tick is immediate
+    loop {
+        tokio::select! {
+            () = &mut work => return,
+            _ = renew.tick() => {
+                if let Err(e) = state.meta.try_lease(name, holder, ttl).await {
+                    tracing::warn!(job = name, error = %e, "renewing a worker lease failed");
+                }
+            }
+        }
     }
 }

@@ -18,6 +18,17 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where blob bytes are kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobStoreKind {
+    /// Files under `data_dir` (one node).
+    #[default]
+    Filesystem,
+    /// An S3-compatible bucket (`s3_*` settings), shared by any number of nodes.
+    S3,
+}
+
 /// Stowage's configuration.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -39,6 +50,20 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `postgres://…` to keep metadata in PostgreSQL; SQLite in `data_dir` when unset.
     pub database_url: Option<String>,
+    /// Where blob bytes live: `filesystem` (under `data_dir`) or `s3`.
+    pub blob_store: BlobStoreKind,
+    /// S3 endpoint (`http(s)://host:port`) for Garage, MinIO, Ceph…; AWS S3 when unset.
+    pub s3_endpoint: Option<String>,
+    /// The bucket blobs go to (required with `blob_store = "s3"`).
+    pub s3_bucket: Option<String>,
+    /// The bucket's region; `region` when unset.
+    pub s3_region: Option<String>,
+    /// A folder in the bucket for everything Stowage writes.
+    pub s3_prefix: String,
+    /// S3 credentials; the standard `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`
+    /// variables when unset.
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<String>,
     /// The registry's account id (12 digits); generated at first start when unset.
     pub account_id: Option<String>,
     /// Region named in ARNs and accepted in SigV4 scopes.
@@ -78,6 +103,13 @@ impl Default for Config {
             plain_listen: None,
             data_dir: PathBuf::from("./stowage-data"),
             database_url: None,
+            blob_store: BlobStoreKind::Filesystem,
+            s3_endpoint: None,
+            s3_bucket: None,
+            s3_region: None,
+            s3_prefix: String::new(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
             account_id: None,
             region: "us-east-1".to_string(),
             public_url: None,
@@ -131,6 +163,26 @@ pub struct Overrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    /// Blob storage: filesystem (default) or s3.
+    #[arg(long, global = true, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blob_store: Option<BlobStoreKind>,
+    /// S3 endpoint URL (Garage, MinIO, Ceph…; AWS S3 when unset).
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_endpoint: Option<String>,
+    /// S3 bucket for blobs.
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_bucket: Option<String>,
+    /// The S3 bucket's region (default: --region).
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_region: Option<String>,
+    /// Folder inside the S3 bucket.
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_prefix: Option<String>,
     /// Log format.
     #[arg(long, global = true, value_enum)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -153,7 +205,7 @@ pub struct Overrides {
     pub upload_ttl: Option<Duration>,
 }
 
-const ENV_KEYS: [&str; 17] = [
+const ENV_KEYS: [&str; 24] = [
     "listen",
     "public_listen",
     "tls_cert",
@@ -161,6 +213,13 @@ const ENV_KEYS: [&str; 17] = [
     "plain_listen",
     "data_dir",
     "database_url",
+    "blob_store",
+    "s3_endpoint",
+    "s3_bucket",
+    "s3_region",
+    "s3_prefix",
+    "s3_access_key_id",
+    "s3_secret_access_key",
     "account_id",
     "region",
     "public_url",
@@ -224,6 +283,15 @@ impl Config {
                  would carry registry passwords and tokens unencrypted over the network"
             );
         }
+        if config.blob_store == BlobStoreKind::S3 {
+            anyhow::ensure!(config.s3_bucket.is_some(), "blob_store = \"s3\" needs s3_bucket");
+            if let Some(url) = &config.s3_endpoint {
+                anyhow::ensure!(
+                    url.starts_with("http://") || url.starts_with("https://"),
+                    "s3_endpoint must start with http:// or https://"
+                );
+            }
+        }
         anyhow::ensure!(
             !config.lifecycle_interval.is_zero() && !config.gc_interval.is_zero(),
             "lifecycle_interval and gc_interval must be more than zero"
@@ -247,6 +315,18 @@ impl Config {
     /// `https` when TLS is configured, else `http`.
     pub fn scheme(&self) -> &'static str {
         if self.tls_files().is_some() { "https" } else { "http" }
+    }
+
+    /// The S3 bucket settings in force (with `blob_store = "s3"`).
+    pub fn s3(&self) -> Option<stowage_store::S3Config> {
+        (self.blob_store == BlobStoreKind::S3).then(|| stowage_store::S3Config {
+            endpoint: self.s3_endpoint.clone(),
+            bucket: self.s3_bucket.clone().unwrap_or_default(),
+            region: self.s3_region.clone().unwrap_or_else(|| self.region.clone()),
+            prefix: self.s3_prefix.clone(),
+            access_key_id: self.s3_access_key_id.clone(),
+            secret_access_key: self.s3_secret_access_key.clone(),
+        })
     }
 
     /// The metadata database URL in force.

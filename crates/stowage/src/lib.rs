@@ -16,9 +16,9 @@ use anyhow::Context;
 use stowage_meta::Meta;
 use stowage_server::services::credentials;
 use stowage_server::{AppState, ServerConfig};
-use stowage_store::LocalStore;
+use stowage_store::{BlobStore, LocalStore, S3Store};
 
-pub use config::{Config, LogFormat, Overrides};
+pub use config::{BlobStoreKind, Config, LogFormat, Overrides};
 
 /// Setting naming the administrator key made at first start.
 const ADMIN_KEY_SETTING: &str = "admin_access_key_id";
@@ -48,7 +48,10 @@ pub async fn open_serving(
         }
     };
     meta.ensure_account(&account_id).await?;
-    let store = LocalStore::open(&config.data_dir).context("opening blob storage")?;
+    let store: Arc<dyn BlobStore> = match config.s3() {
+        Some(s3) => Arc::new(S3Store::open(&s3).context("opening the S3 blob store")?),
+        None => Arc::new(LocalStore::open(&config.data_dir).context("opening blob storage")?),
+    };
     let master_key = master_key::load(config, &meta).await?;
     let server = ServerConfig {
         account_id,
@@ -62,7 +65,7 @@ pub async fn open_serving(
             upload_ttl: config.upload_ttl,
         },
     };
-    Ok(AppState::new(server, meta, Arc::new(store), master_key))
+    Ok(AppState::new(server, meta, store, master_key))
 }
 
 /// Writes a file only its owner can read, durably, without replacing an existing one.
