@@ -1,5 +1,6 @@
 //! The behaviour every backend must show, run against each: the file store in
-//! a temp dir, the S3 store over an in-memory object store, and the S3 store on
+//! a temp dir, the S3 store over an in-memory object store (also with every copy
+//! streamed, as above S3's CopyObject limit), and the S3 store on
 //! the Garage server named by `STOWAGE_TEST_S3_*` (started by `scripts/test`),
 //! each test under a prefix of its own.
 
@@ -43,6 +44,16 @@ impl Harness {
         let objects: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
         Harness {
             store: Arc::new(S3Store::with(objects.clone(), "")),
+            raw: Raw::Objects(objects, Path::default()),
+        }
+    }
+
+    /// The S3 store copying every object through itself, as it does above
+    /// S3's 5 GiB CopyObject limit.
+    pub fn memory_streamed_copies() -> Harness {
+        let objects: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+        Harness {
+            store: Arc::new(S3Store::with(objects.clone(), "").streaming_copies_above(0)),
             raw: Raw::Objects(objects, Path::default()),
         }
     }
@@ -147,6 +158,9 @@ macro_rules! conformance {
         }
         mod memory {
             $(#[tokio::test] async fn $case() { super::$case(super::Harness::memory()).await })*
+        }
+        mod memory_streamed_copies {
+            $(#[tokio::test] async fn $case() { super::$case(super::Harness::memory_streamed_copies()).await })*
         }
         mod garage {
             $(#[tokio::test(flavor = "multi_thread")] async fn $case() { super::$case(super::Harness::garage()).await })*

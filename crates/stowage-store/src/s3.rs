@@ -34,6 +34,9 @@ use crate::{BlobKey, BlobRead, BlobStore, ByteRange, ByteStream, KeyScope, Stage
 const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts in flight per upload (bounds memory to about `(1 + this) × PART_SIZE`).
 const PARTS_IN_FLIGHT: usize = 2;
+/// The largest object S3's CopyObject takes; bigger ones are copied by
+/// streaming them through this node.
+const MAX_SERVER_COPY: u64 = 5 * 1024 * 1024 * 1024;
 
 /// Where the bucket is and how to sign for it. Unset credentials come from
 /// the standard `AWS_*` environment variables.
@@ -54,6 +57,8 @@ pub struct S3Config {
 pub struct S3Store {
     s3: Arc<dyn ObjectStore>,
     prefix: String,
+    /// Objects up to this size are copied server-side ([`MAX_SERVER_COPY`]).
+    max_server_copy: u64,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -101,7 +106,16 @@ impl S3Store {
             } else {
                 format!("{prefix}/")
             },
+            max_server_copy: MAX_SERVER_COPY,
         }
+    }
+
+    /// Copies everything bigger than `bytes` through this node (tests of the
+    /// path S3 takes above its CopyObject limit).
+    #[cfg(test)]
+    pub(crate) fn streaming_copies_above(mut self, bytes: u64) -> Self {
+        self.max_server_copy = bytes;
+        self
     }
 
     /// The object store underneath (tests inspect what was written).
@@ -205,6 +219,19 @@ impl S3Store {
         }
         parts.finish().await.map_err(io_error)?;
         Ok(())
+    }
+
+    /// Copies an object of `size` bytes: server-side when S3 allows it, else
+    /// streamed through this node as a multipart upload.
+    async fn copy(&self, from: &Path, to: &Path, size: u64) -> Result<(), StoreError> {
+        if size <= self.max_server_copy {
+            return self.s3.copy(from, to).await.map_err(|e| match e {
+                object_store::Error::NotFound { .. } => StoreError::Io(io::Error::new(io::ErrorKind::NotFound, e)),
+                e => io_error(e),
+            });
+        }
+        let body = self.read(from, 0..size).await?.map_err(StoreError::Io);
+        self.write(to, Box::pin(body)).await
     }
 
     /// Sealed bytes `range` of an object, as a stream.
@@ -496,10 +523,7 @@ impl BlobStore for S3Store {
             [] => return Err(StoreError::UploadNotFound(upload)),
             // One piece holding exactly the blob: the store copies it server-side.
             [(piece, needed)] if sizes[0] == *needed => {
-                self.s3
-                    .copy(&self.piece_path(upload, piece), &dst)
-                    .await
-                    .map_err(io_error)?;
+                self.copy(&self.piece_path(upload, piece), &dst, *needed).await?;
             }
             _ => {
                 let mut streams = Vec::new();
@@ -524,18 +548,18 @@ impl BlobStore for S3Store {
         let Some(size) = self.size_of(&from).await? else {
             return Ok(None);
         };
-        self.s3.copy(&from, &to).await.map_err(io_error)?;
+        self.copy(&from, &to, size).await?;
         self.delete(&from).await?;
         Ok(Some(size))
     }
 
     async fn restore(&self, blob: &BlobKey) -> Result<(), StoreError> {
         let (from, to) = (self.trash_path(blob), self.blob_path(blob));
-        match self.s3.copy(&from, &to).await {
-            Ok(()) => self.delete(&from).await,
-            Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(io_error(e)),
-        }
+        let Some(size) = self.size_of(&from).await? else {
+            return Ok(());
+        };
+        self.copy(&from, &to, size).await?;
+        self.delete(&from).await
     }
 
     async fn purge(&self, blob: &BlobKey) -> Result<(), StoreError> {

@@ -163,6 +163,15 @@ pub struct Overrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    /// The URL clients use to reach the registry (https://registry.example.com);
+    /// http://<listen> by default. Behind a load balancer, its address.
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// Region named in ARNs and accepted in SigV4 scopes (default us-east-1).
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// Blob storage: filesystem (default) or s3.
     #[arg(long, global = true, value_enum)]
     #[serde(skip_serializing_if = "Option::is_none")]

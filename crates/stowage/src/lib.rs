@@ -95,7 +95,13 @@ pub async fn bootstrap_admin(state: &AppState, config: &Config) -> anyhow::Resul
         .setting_or_insert(ADMIN_KEY_SETTING, &key.access_key_id)
         .await?;
     if winner != key.access_key_id {
-        return Ok(None); // another node bootstrapped at the same moment
+        // Another node bootstrapped at the same moment: its key is the one
+        // shown; ours, never shown to anyone, goes.
+        state
+            .meta
+            .delete_access_key(&key.principal_arn, &key.access_key_id)
+            .await?;
+        return Ok(None);
     }
     let path = config.data_dir.join("credentials");
     write_private(
