@@ -51,6 +51,27 @@
 //! 7. the cipher alone: sealing and opening the blob's size in the stored
 //!    segment format on one core, MB/s, against copying the same bytes.
 //!
+//! Then, once the registries above have stopped, scale-out on the multi-node
+//! setup (metadata in PostgreSQL, blobs in an S3 bucket), beside the
+//! single-node default (SQLite + filesystem) Stowage measured above:
+//!
+//! 8. one Stowage node on a fresh PostgreSQL database and a fresh prefix of the
+//!    S3 bucket: the push of 1., the pull of 2. and the manifest load of 3.
+//!    (hyper), req/s and p99, and the peak RSS after the push, as ratios to
+//!    the filesystem node's; then 3 nodes on the same database, bucket prefix
+//!    and master key (`--master-key-file`): the manifest load of 3. with its
+//!    `STOWAGE_BENCH_CONNS` connections spread round-robin over the 3 nodes,
+//!    against all of them on one node, back to back: req/s, p50/p99, and the
+//!    server CPU per request summed over the nodes. Everything (nodes,
+//!    PostgreSQL, Garage, load generator) shares this machine's cores, so
+//!    that ratio shows overhead and contention, not what separate machines
+//!    would give. It runs on the services `scripts/test --services-only`
+//!    starts: `STOWAGE_TEST_DATABASE_URL` (a superuser URL; the step creates
+//!    a database of its own and drops it afterwards) and
+//!    `STOWAGE_TEST_S3_ENDPOINT`, `_REGION`, `_BUCKET`, `_ACCESS_KEY_ID`,
+//!    `_SECRET_ACCESS_KEY`; without them, or with `STOWAGE_BENCH_CLUSTER=0`,
+//!    it is skipped with a line saying why.
+//!
 //! Prints markdown tables of the results, their ratios and the targets. Targets
 //! are informational: the bench fails only on functional errors (a wrong status,
 //! digest or length). `docker-registry` is taken from `STOWAGE_TEST_DOCKER_REGISTRY`
@@ -66,6 +87,8 @@
 mod cipher;
 #[path = "registry/client.rs"]
 mod client;
+#[path = "registry/cluster.rs"]
+mod cluster;
 #[path = "registry/data.rs"]
 mod data;
 #[path = "registry/load.rs"]
@@ -224,11 +247,32 @@ async fn run() -> anyhow::Result<()> {
     report::print_stowage_only(settings.conns, &subjects[0].measured.manifest, &stowage_only);
     let cipher = cipher::measure(settings.blob_mib)?;
     report::print_cipher(settings.blob_mib, &cipher, &subjects[0].measured, &subjects[1].measured);
+    // The registries stop (and their data dirs go) before the scale-out section.
+    let single = subjects.swap_remove(0).measured;
+    drop(subjects);
+    cluster_phase(&settings, &blobs, &single).await?;
     println!(
         "machine: {} cores; load average (1/5/15 min) at start {load_at_start}, at end {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         load_average()
     );
+    Ok(())
+}
+
+/// The scale-out section (see `cluster`) on PostgreSQL + S3, reported beside
+/// `single`, the single-node filesystem Stowage's measures; or a line saying
+/// why it was skipped.
+async fn cluster_phase(settings: &Settings, blobs: &Blobs, single: &Measured) -> anyhow::Result<()> {
+    match cluster::Services::from_env() {
+        Ok(services) => {
+            let measured = cluster::run(&services, settings, blobs).await?;
+            cluster::print(settings, &measured, single);
+        }
+        Err(why) => println!(
+            "\nscale-out section (PostgreSQL + S3, {} nodes) skipped: {why}",
+            cluster::NODES
+        ),
+    }
     Ok(())
 }
 

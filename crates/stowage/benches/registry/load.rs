@@ -1,5 +1,6 @@
 //! Closed-loop HTTP load on one URL: `conns` keep-alive connections, each a task
-//! sending the next GET as soon as the previous response has been read.
+//! sending the next GET as soon as the previous response has been read; to one
+//! server, or spread round-robin over several (the nodes of a cluster).
 //!
 //! The Rust generator is built like wrk: one OS thread per core, each running a
 //! single-threaded tokio event loop that owns its share of the connections, so a
@@ -81,20 +82,37 @@ impl Tally {
 impl Load {
     /// Runs the hyper generator (blocking): warm-up, then the measured window.
     pub fn run(&self) -> anyhow::Result<LoadResult> {
+        let pids: Vec<u32> = self.server_pid.into_iter().collect();
+        self.run_spread(&[self.addr], &pids)
+    }
+
+    /// Like [`Load::run`], with the connections spread round-robin over `addrs`
+    /// (connection `i` goes to `addrs[i % addrs.len()]`, so each gets an equal
+    /// share, ±1), and the server CPU time summed over `pids` (none: not measured).
+    /// `self.addr` and `self.server_pid` are ignored.
+    pub fn run_spread(&self, addrs: &[SocketAddr], pids: &[u32]) -> anyhow::Result<LoadResult> {
+        ensure!(!addrs.is_empty(), "no address to send the load to");
         let this = Arc::new(self.clone());
         let measure_from = Instant::now() + self.warmup;
         let until = measure_from + self.duration;
         let threads = load_threads().min(self.conns);
-        let loops: Vec<_> = (0..threads)
-            .map(|t| {
-                let conns = self.conns / threads + usize::from(t < self.conns % threads);
+        // Connection `i` runs on event loop `i % threads`: every loop gets a mix
+        // of the addresses.
+        let mut per_thread = vec![Vec::new(); threads];
+        for i in 0..self.conns {
+            per_thread[i % threads].push(addrs[i % addrs.len()]);
+        }
+        let loops: Vec<_> = per_thread
+            .into_iter()
+            .map(|targets| {
                 let this = Arc::clone(&this);
-                std::thread::spawn(move || this.event_loop(conns, measure_from, until))
+                std::thread::spawn(move || this.event_loop(targets, measure_from, until))
             })
             .collect();
-        let cpu_probe = self
-            .server_pid
-            .map(|pid| std::thread::spawn(move || cpu_over_window(pid, measure_from, until)));
+        let cpu_probes: Vec<_> = pids
+            .iter()
+            .map(|&pid| std::thread::spawn(move || cpu_over_window(pid, measure_from, until)))
+            .collect();
         let mut total = Tally::default();
         for handle in loops {
             total.absorb(handle.join().map_err(|_| anyhow::anyhow!("load thread panicked"))??);
@@ -102,18 +120,25 @@ impl Load {
         let window = Instant::now().saturating_duration_since(measure_from);
         ensure!(total.bad == 0, "{} GETs of {} answered wrongly", total.bad, self.path);
         let mut result = summarize(total.latencies_us, window);
-        if let Some(probe) = cpu_probe {
-            result.server_cpu = probe.join().map_err(|_| anyhow::anyhow!("CPU probe panicked"))??;
+        for probe in cpu_probes {
+            let cpu = probe.join().map_err(|_| anyhow::anyhow!("CPU probe panicked"))??;
+            result.server_cpu = Some(result.server_cpu.unwrap_or_default() + cpu.unwrap_or_default());
         }
         Ok(result)
     }
 
-    /// One thread's event loop driving `conns` connections.
-    fn event_loop(self: Arc<Self>, conns: usize, measure_from: Instant, until: Instant) -> anyhow::Result<Tally> {
+    /// One thread's event loop driving one connection per entry of `targets`.
+    fn event_loop(
+        self: Arc<Self>,
+        targets: Vec<SocketAddr>,
+        measure_from: Instant,
+        until: Instant,
+    ) -> anyhow::Result<Tally> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         runtime.block_on(async move {
-            let tasks: Vec<_> = (0..conns)
-                .map(|_| tokio::spawn(Arc::clone(&self).connection(measure_from, until)))
+            let tasks: Vec<_> = targets
+                .into_iter()
+                .map(|addr| tokio::spawn(Arc::clone(&self).connection(addr, measure_from, until)))
                 .collect();
             let mut total = Tally::default();
             for task in tasks {
@@ -123,13 +148,18 @@ impl Load {
         })
     }
 
-    /// One keep-alive connection sending GETs back to back until `until`.
-    async fn connection(self: Arc<Self>, measure_from: Instant, until: Instant) -> anyhow::Result<Tally> {
-        let stream = TcpStream::connect(self.addr).await?;
+    /// One keep-alive connection to `addr` sending GETs back to back until `until`.
+    async fn connection(
+        self: Arc<Self>,
+        addr: SocketAddr,
+        measure_from: Instant,
+        until: Instant,
+    ) -> anyhow::Result<Tally> {
+        let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let (mut sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(conn);
-        let host = self.addr.to_string();
+        let host = addr.to_string();
         let mut tally = Tally::default();
         loop {
             let sent = Instant::now();

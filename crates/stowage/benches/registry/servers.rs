@@ -50,6 +50,34 @@ impl Drop for ChildGuard {
     }
 }
 
+/// Extra flags and environment for Stowage, given to `serve` and to the admin
+/// commands alike: e.g. a PostgreSQL database and an S3 bucket shared by nodes.
+#[derive(Clone, Debug, Default)]
+pub struct StowageOptions {
+    /// Flags after the subcommand's own (`--database-url …`, `--blob-store s3`, …).
+    pub args: Vec<String>,
+    /// Environment variables to set. When one is an `AWS_*` variable, every
+    /// `AWS_*` variable of the bench's own environment is removed first.
+    pub env: Vec<(String, String)>,
+}
+
+impl StowageOptions {
+    /// A `stowage` command with these options' environment (flags not added).
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(STOWAGE);
+        cmd.env_remove("STOWAGE_DATABASE_URL");
+        if self.env.iter().any(|(k, _)| k.starts_with("AWS_")) {
+            for (k, _) in std::env::vars_os() {
+                if k.to_string_lossy().starts_with("AWS_") {
+                    cmd.env_remove(k);
+                }
+            }
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+}
+
 /// A running registry. Fields drop in order: the process dies before its data
 /// dir is removed.
 pub struct Server {
@@ -57,6 +85,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// The `Authorization` header value to send, if the registry needs one.
     pub authorization: Option<String>,
+    /// Stowage's extra flags and environment (empty for docker-registry).
+    options: StowageOptions,
     child: ChildGuard,
     data_dir: PathBuf,
     _dir: TempDir,
@@ -65,6 +95,21 @@ pub struct Server {
 impl Server {
     /// Starts a fresh registry of `kind` with a temp data dir under `parent`.
     pub async fn start(kind: Kind, parent: &Path, docker_registry: &Path) -> anyhow::Result<Server> {
+        Self::start_with(kind, parent, docker_registry, StowageOptions::default()).await
+    }
+
+    /// Starts Stowage with a temp data dir under `parent` and extra `options`
+    /// (e.g. a node of a cluster: a shared database and bucket).
+    pub async fn start_stowage(parent: &Path, options: StowageOptions) -> anyhow::Result<Server> {
+        Self::start_with(Kind::Stowage, parent, Path::new(""), options).await
+    }
+
+    async fn start_with(
+        kind: Kind,
+        parent: &Path,
+        docker_registry: &Path,
+        options: StowageOptions,
+    ) -> anyhow::Result<Server> {
         let dir = tempfile::Builder::new()
             .prefix(&format!("bench-{}-", kind.name()))
             .tempdir_in(parent)
@@ -72,13 +117,14 @@ impl Server {
         let data_dir = dir.path().join("data");
         std::fs::create_dir(&data_dir)?;
         let (child, addr) = match kind {
-            Kind::Stowage => spawn_stowage(&data_dir).await?,
+            Kind::Stowage => spawn_stowage(&data_dir, &options).await?,
             Kind::DockerRegistry => spawn_docker_registry(docker_registry, dir.path(), &data_dir)?,
         };
         let mut server = Server {
             kind,
             addr,
             authorization: None,
+            options,
             child,
             data_dir,
             _dir: dir,
@@ -135,11 +181,13 @@ impl Server {
 
     /// Runs a `stowage` admin subcommand on this server's data dir; returns stdout.
     fn stowage_admin(&self, args: &[&str]) -> anyhow::Result<String> {
-        let out = Command::new(STOWAGE)
+        let out = self
+            .options
+            .command()
             .args(args)
             .arg("--data-dir")
             .arg(&self.data_dir)
-            .env_remove("STOWAGE_DATABASE_URL")
+            .args(&self.options.args)
             .output()
             .with_context(|| format!("running stowage {}", args.join(" ")))?;
         if !out.status.success() {
@@ -220,11 +268,12 @@ impl Server {
 
 /// Starts `stowage serve` on a kernel-chosen port and reads the bound address
 /// from its JSON start-up log line.
-async fn spawn_stowage(data_dir: &Path) -> anyhow::Result<(ChildGuard, SocketAddr)> {
-    let mut child = Command::new(STOWAGE)
+async fn spawn_stowage(data_dir: &Path, options: &StowageOptions) -> anyhow::Result<(ChildGuard, SocketAddr)> {
+    let mut child = options
+        .command()
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--data-dir"])
         .arg(data_dir)
-        .env_remove("STOWAGE_DATABASE_URL")
+        .args(&options.args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
