@@ -157,8 +157,15 @@ impl Docker {
     /// second layer `/message.txt`, and `CMD /busybox echo <message>`.
     /// Returns its local reference and image id.
     pub async fn build_busybox(&self, message: &str) -> (String, String) {
+        self.build_busybox_with(message, |_| Vec::new()).await
+    }
+
+    /// Like [`Docker::build_busybox`], with more files: `add` writes them into
+    /// the build context directory and returns their names; each becomes a
+    /// layer of its own (`/<name>`), after the others.
+    pub async fn build_busybox_with(&self, message: &str, add: impl FnOnce(&Path) -> Vec<String>) -> (String, String) {
         let context = self.dir.path().join(unique("context"));
-        write_busybox_context(&context, message);
+        write_busybox_context(&context, message, add);
         let reference = format!("stowage-e2e/{}:built", unique("image"));
         self.track(&reference);
         self.ok(&[
@@ -244,12 +251,16 @@ pub fn pushed_digest(out: &str) -> String {
         .to_string()
 }
 
-/// Writes a docker build context for [`Docker::build_busybox`].
-fn write_busybox_context(dir: &Path, message: &str) {
+/// Writes a docker build context for [`Docker::build_busybox_with`].
+fn write_busybox_context(dir: &Path, message: &str, add: impl FnOnce(&Path) -> Vec<String>) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::copy(require_env("STOWAGE_TEST_BUSYBOX"), dir.join("busybox")).expect("copying busybox");
     std::fs::write(dir.join("message.txt"), format!("{message}\n")).unwrap();
     let cmd = serde_json::to_string(&["/busybox", "echo", message]).unwrap();
-    let dockerfile = format!("FROM scratch\nCOPY busybox /busybox\nCOPY message.txt /message.txt\nCMD {cmd}\n");
+    let mut dockerfile = "FROM scratch\nCOPY busybox /busybox\nCOPY message.txt /message.txt\n".to_string();
+    for name in add(dir) {
+        dockerfile.push_str(&format!("COPY {name} /{name}\n"));
+    }
+    dockerfile.push_str(&format!("CMD {cmd}\n"));
     std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
 }

@@ -1,7 +1,8 @@
 //! Stowage's integration tests: one binary, modules per area. Each test starts
 //! the real `stowage` binary on a random loopback port with a temp data dir and
 //! talks HTTP to it; tests that need PostgreSQL, Docker, containerd or skopeo use
-//! the services `scripts/test` starts (see `support`).
+//! the services `scripts/test` starts (see `support`); `cluster` runs several
+//! nodes on one PostgreSQL database and the test S3 bucket.
 
 mod aws_cli;
 mod support;
@@ -31,3 +32,6 @@ mod encryption;
 mod kms;
 mod master_key;
 mod tls;
+
+mod bootstrap;
+mod cluster;

@@ -1,5 +1,6 @@
 //! The test harness: a real `stowage serve` process per test, on SQLite or on a
-//! fresh PostgreSQL database, plus helpers to push blobs and manifests.
+//! fresh PostgreSQL database, with blobs in its data dir or in the test S3
+//! bucket (Garage), plus helpers to push blobs and manifests.
 
 #![allow(dead_code)]
 
@@ -25,10 +26,15 @@ pub enum Db {
 impl Db {
     /// A fresh PostgreSQL database on the server `scripts/test` started.
     pub async fn postgres() -> Db {
-        let admin_url = require_env("STOWAGE_TEST_DATABASE_URL");
+        Self::postgres_at(&require_env("STOWAGE_TEST_DATABASE_URL")).await
+    }
+
+    /// A fresh PostgreSQL database on the server of `admin_url` (a superuser's
+    /// URL), with its own master key.
+    pub async fn postgres_at(admin_url: &str) -> Db {
         sqlx::any::install_default_drivers();
         let name = format!("stowage_it_{}", uuid::Uuid::new_v4().simple());
-        let admin = sqlx::AnyPool::connect(&admin_url)
+        let admin = sqlx::AnyPool::connect(admin_url)
             .await
             .expect("connecting to the test PostgreSQL");
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
@@ -42,6 +48,58 @@ impl Db {
         let key = hex(&rand::random::<[u8; 32]>());
         std::fs::write(shared_master_key(&url), key).expect("writing the database's master key");
         Db::Postgres(url)
+    }
+}
+
+/// Where a server keeps blob bytes.
+#[derive(Clone, Debug)]
+pub enum Storage {
+    /// Files under its data dir (the default).
+    Files,
+    /// The test S3 bucket `scripts/test` set up (Garage), under `prefix`.
+    S3 { prefix: String },
+}
+
+impl Storage {
+    /// A folder of its own in the test bucket, for the nodes of one test to share.
+    pub fn s3() -> Storage {
+        Storage::S3 {
+            prefix: format!("it-{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+}
+
+/// The test S3 bucket (`STOWAGE_TEST_S3_*` from `scripts/test`).
+#[derive(Clone, Debug)]
+pub struct S3Bucket {
+    pub endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl S3Bucket {
+    pub fn from_env() -> S3Bucket {
+        S3Bucket {
+            endpoint: require_env("STOWAGE_TEST_S3_ENDPOINT"),
+            region: require_env("STOWAGE_TEST_S3_REGION"),
+            bucket: require_env("STOWAGE_TEST_S3_BUCKET"),
+            access_key_id: require_env("STOWAGE_TEST_S3_ACCESS_KEY_ID"),
+            secret_access_key: require_env("STOWAGE_TEST_S3_SECRET_ACCESS_KEY"),
+        }
+    }
+
+    /// Gives `cmd` the bucket's credentials the standard way, and no other `AWS_*`
+    /// variable of the test's environment.
+    pub fn credentials_on(&self, cmd: &mut Command) {
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("AWS_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("AWS_ACCESS_KEY_ID", &self.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &self.secret_access_key);
     }
 }
 
@@ -66,6 +124,8 @@ pub struct TestServer {
     pub data_dir: PathBuf,
     _dir: Option<tempfile::TempDir>,
     pub db: Db,
+    /// Where its blobs are.
+    pub storage: Storage,
     /// A client that sends the admin's registry credentials on every request.
     pub http: reqwest::Client,
     /// A client without credentials.
@@ -93,6 +153,13 @@ impl TestServer {
 
     /// Starts a server on the given database with extra `serve` flags.
     pub async fn start_configured(db: Db, serve_args: &[&str]) -> TestServer {
+        Self::start_node(db, &Storage::Files, serve_args).await
+    }
+
+    /// Starts a server on the given database and blob storage with extra
+    /// `serve` flags: with a shared PostgreSQL database and `Storage::S3`, one
+    /// node of a cluster (each node has a data dir of its own).
+    pub async fn start_node(db: Db, storage: &Storage, serve_args: &[&str]) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().to_path_buf();
         if let Db::Postgres(url) = &db {
@@ -105,6 +172,7 @@ impl TestServer {
             data_dir,
             _dir: Some(dir),
             db,
+            storage: storage.clone(),
             http: reqwest::Client::new(),
             anon: reqwest::Client::new(),
             password: String::new(),
@@ -128,21 +196,50 @@ impl TestServer {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
+    /// The flags `serve` and the admin commands share: data dir, database, blob store.
     fn common_args(&self) -> Vec<String> {
         let mut args = vec!["--data-dir".to_string(), self.data_dir.display().to_string()];
         if let Db::Postgres(url) = &self.db {
             args.extend(["--database-url".to_string(), url.clone()]);
         }
+        if let Storage::S3 { prefix } = &self.storage {
+            let s3 = S3Bucket::from_env();
+            args.extend(
+                [
+                    "--blob-store",
+                    "s3",
+                    "--s3-endpoint",
+                    s3.endpoint.as_str(),
+                    "--s3-bucket",
+                    s3.bucket.as_str(),
+                    "--s3-region",
+                    s3.region.as_str(),
+                    "--s3-prefix",
+                    prefix.as_str(),
+                ]
+                .map(String::from),
+            );
+        }
         args
     }
 
+    /// A `stowage` command with the server's environment (the S3 credentials).
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.env_remove("STOWAGE_DATABASE_URL");
+        if let Storage::S3 { .. } = &self.storage {
+            S3Bucket::from_env().credentials_on(&mut cmd);
+        }
+        cmd
+    }
+
     fn spawn(&mut self) {
-        let mut child = Command::new(BIN)
+        let mut child = self
+            .command()
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
             .args(self.common_args())
             .args(&self.serve_args)
-            .env_remove("STOWAGE_DATABASE_URL")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -211,6 +308,24 @@ impl TestServer {
         self.spawn();
     }
 
+    /// The value of one sample of `/metrics`, e.g. `stowage_gc_passes_total` or
+    /// `stowage_job_runs_total{job="gc"}`; `None` while the server has none.
+    pub async fn metric(&self, sample: &str) -> Option<f64> {
+        let text = self
+            .anon
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.lines().find_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            (name == sample).then(|| value.parse().ok()).flatten()
+        })
+    }
+
     /// `host:port` of the server.
     pub fn host(&self) -> String {
         self.addr.to_string()
@@ -223,10 +338,9 @@ impl TestServer {
 
     /// Runs an admin subcommand against the server's config; returns stdout.
     pub fn admin(&self, args: &[&str]) -> std::process::Output {
-        Command::new(BIN)
+        self.command()
             .args(args)
             .args(self.common_args())
-            .env_remove("STOWAGE_DATABASE_URL")
             .output()
             .expect("running stowage admin command")
     }
@@ -491,11 +605,7 @@ pub fn serve_refused(args: &[&str]) -> String {
     stderr
 }
 
-/// `--data-dir` (and `--database-url`) of a test server.
+/// `--data-dir` (and `--database-url`, and the blob store's flags) of a test server.
 pub fn server_args(s: &TestServer) -> Vec<String> {
-    let mut args = vec!["--data-dir".to_string(), s.data_dir.display().to_string()];
-    if let Db::Postgres(url) = &s.db {
-        args.extend(["--database-url".to_string(), url.clone()]);
-    }
-    args
+    s.common_args()
 }
