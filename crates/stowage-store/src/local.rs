@@ -16,7 +16,7 @@ use stowage_crypto::{DataKey, OVERHEAD, Opener, SEGMENT, Sealer, SegmentSpan, se
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::span::{READ_CHUNK, SEALED_SEGMENT, SpanOpener, resolve_range};
+use crate::span::{READ_CHUNK, SEALED_SEGMENT, SpanOpener, first_checked, resolve_range};
 use crate::{BlobKey, BlobRead, BlobStore, ByteRange, ByteStream, KeyScope, Staged, StoreError};
 
 /// Chunks in flight between the request body and the writer thread.
@@ -176,20 +176,8 @@ impl BlobStore for LocalStore {
             });
         }
         let span = segments_for(start, end, size);
-        let mut body = read_stream(file, span, key);
-        // A first segment that fails is reported before any byte is sent.
-        let first = match body.next().await {
-            Some(Err(e)) if e.kind() == io::ErrorKind::InvalidData => return Err(StoreError::Integrity(blob.clone())),
-            Some(Err(e)) => return Err(e.into()),
-            Some(Ok(b)) => b,
-            None => Bytes::new(),
-        };
-        Ok(BlobRead {
-            size,
-            start,
-            end,
-            body: Box::pin(futures::stream::once(async move { Ok(first) }).chain(body)),
-        })
+        let body = first_checked(read_stream(file, span, key), blob).await?;
+        Ok(BlobRead { size, start, end, body })
     }
 
     async fn append(

@@ -26,7 +26,7 @@ use stowage_core::Digest;
 use stowage_crypto::{DataKey, OVERHEAD, Opener, SEGMENT, Sealer, sealed_len, segments_for};
 use uuid::Uuid;
 
-use crate::span::{READ_CHUNK, SEALED_SEGMENT, SpanOpener, resolve_range};
+use crate::span::{READ_CHUNK, SEALED_SEGMENT, SpanOpener, first_checked, resolve_range};
 use crate::{BlobKey, BlobRead, BlobStore, ByteRange, ByteStream, KeyScope, Staged, StoreError};
 
 /// Bytes per multipart part: S3 needs at least 5 MiB (but for the last) and
@@ -393,20 +393,9 @@ impl BlobStore for S3Store {
             return Err(StoreError::Integrity(blob.clone()));
         }
         let sealed = got.into_stream().map_err(io::Error::other);
-        let mut body = open_stream(Box::pin(sealed), SpanOpener::new(key, &span), span.sealed_len);
-        // A first segment that fails is reported before any byte is sent.
-        let first = match body.next().await {
-            Some(Err(e)) if e.kind() == io::ErrorKind::InvalidData => return Err(StoreError::Integrity(blob.clone())),
-            Some(Err(e)) => return Err(e.into()),
-            Some(Ok(b)) => b,
-            None => Bytes::new(),
-        };
-        Ok(BlobRead {
-            size,
-            start,
-            end,
-            body: Box::pin(futures::stream::once(async move { Ok(first) }).chain(body)),
-        })
+        let body = open_stream(Box::pin(sealed), SpanOpener::new(key, &span), span.sealed_len);
+        let body = first_checked(body, blob).await?;
+        Ok(BlobRead { size, start, end, body })
     }
 
     async fn append(&self, upload: Uuid, from: Staged, body: ByteStream, key: &DataKey) -> Result<Staged, StoreError> {

@@ -70,3 +70,24 @@ pub(crate) fn resolve_range(range: Option<crate::ByteRange>, size: u64) -> Resul
         }
     }
 }
+
+/// Reads the first piece of a plaintext stream before anything is sent, so a
+/// first segment that fails authentication is an [`Integrity`] error of the
+/// call rather than a broken response; later failures end the stream.
+///
+/// [`Integrity`]: crate::StoreError::Integrity
+pub(crate) async fn first_checked(
+    mut body: crate::ByteStream,
+    blob: &crate::BlobKey,
+) -> Result<crate::ByteStream, crate::StoreError> {
+    use futures::StreamExt;
+    let first = match body.next().await {
+        Some(Err(e)) if e.kind() == io::ErrorKind::InvalidData => {
+            return Err(crate::StoreError::Integrity(blob.clone()));
+        }
+        Some(Err(e)) => return Err(e.into()),
+        Some(Ok(b)) => b,
+        None => Bytes::new(),
+    };
+    Ok(Box::pin(futures::stream::once(async move { Ok(first) }).chain(body)))
+}
