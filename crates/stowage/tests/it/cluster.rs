@@ -17,6 +17,7 @@ use tokio::process::Command;
 
 use crate::aws_cli::{Cli, Keys};
 use crate::clients::*;
+use crate::private_postgres::PrivatePostgres;
 use crate::support::*;
 
 /// Three nodes sharing a fresh database and a fresh folder of the bucket; the
@@ -700,98 +701,6 @@ async fn a_job_runs_once_across_three_nodes_and_survives_its_node() {
     let running: Vec<u64> = runs.iter().flatten().copied().filter(|r| *r > 0).collect();
     assert_eq!(running.len(), 1, "after the takeover gc runs on: {runs:?}");
     assert!(running[0] >= 2, "the new holder ran gc once and stopped: {runs:?}");
-}
-
-/// A PostgreSQL 15 cluster of its own (so the test can stop it), run as the
-/// `postgres` user in a scratch dir; stopped on drop.
-struct PrivatePostgres {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
-
-impl PrivatePostgres {
-    fn start() -> PrivatePostgres {
-        let dir = scratch_dir();
-        std::fs::create_dir(dir.path().join("sock")).unwrap();
-        let ok = StdCommand::new("chown")
-            .args(["-R", "postgres:"])
-            .arg(dir.path())
-            .status()
-            .unwrap();
-        assert!(ok.success(), "chown to postgres");
-        let pg = PrivatePostgres {
-            port: free_addr().port(),
-            dir,
-        };
-        let data = pg.dir.path().join("data");
-        let out = pg
-            .as_postgres(&format!("{PG_BIN}/initdb"))
-            .arg("-D")
-            .arg(&data)
-            .args([
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--locale=C",
-                "--no-sync",
-            ])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "initdb: {}", describe(&out));
-        pg.run();
-        pg
-    }
-
-    fn as_postgres(&self, program: &str) -> StdCommand {
-        let mut cmd = StdCommand::new("runuser");
-        cmd.args(["-u", "postgres", "--", program]).current_dir(self.dir.path());
-        cmd
-    }
-
-    fn pg_ctl(&self, args: &[&str]) -> std::process::Output {
-        self.as_postgres(&format!("{PG_BIN}/pg_ctl"))
-            .arg("-D")
-            .arg(self.dir.path().join("data"))
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    /// Starts the server (again), on the same port.
-    fn run(&self) {
-        let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off",
-            self.port,
-            self.dir.path().join("sock").display()
-        );
-        let log = self.dir.path().join("postgres.log");
-        let out = self.pg_ctl(&["-l", log.to_str().unwrap(), "-o", &options, "-w", "-t", "60", "start"]);
-        assert!(
-            out.status.success(),
-            "pg_ctl start: {}\n{}",
-            describe(&out),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-    }
-
-    /// Stops the server at once (`-m immediate`: as if it crashed).
-    fn stop(&self) {
-        let out = self.pg_ctl(&["-m", "immediate", "-w", "-t", "30", "stop"]);
-        assert!(out.status.success(), "pg_ctl stop: {}", describe(&out));
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for PrivatePostgres {
-    fn drop(&mut self) {
-        let _ = self.pg_ctl(&["-m", "immediate", "-w", "-t", "30", "stop"]);
-    }
 }
 
 /// `GET path` within 10 s: status and body.

@@ -5,6 +5,7 @@
 //! nodes on one PostgreSQL database and the test S3 bucket.
 
 mod aws_cli;
+mod private_postgres;
 mod support;
 
 mod clients;

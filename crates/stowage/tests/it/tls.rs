@@ -1,7 +1,7 @@
 //! HTTPS serving: HTTP/2 through ALPN, the AWS CLI and docker over TLS with a
 //! test CA made here (rcgen), certificate reload on SIGHUP, `aws:SecureTransport`
-//! in policy conditions, settings checked at start; and the master key check
-//! that stops a start with a key the database was not created with.
+//! in policy conditions, settings checked at start; TLS to PostgreSQL; and the
+//! master key check that stops a start with a key the database was not created with.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -666,4 +666,73 @@ async fn a_node_without_the_shared_master_key_is_refused() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", describe(&out));
+}
+
+/// `stowage repo create` against `url`: the admin commands open the database
+/// the way `serve` does.
+fn repo_create_on(url: &str, name: &str) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    Command::new(BIN)
+        .args(["repo", "create", name, "--data-dir", dir.path().to_str().unwrap()])
+        .args(["--database-url", url])
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn postgres_is_reached_over_tls_and_its_certificate_checked() {
+    let ca = Ca::new();
+    let issued = ca.issue("postgres");
+    // A server that accepts TLS connections only.
+    let pg = crate::private_postgres::PrivatePostgres::start_with_setup("-c ssl=on", |data| {
+        std::fs::write(data.join("server.crt"), &issued.cert_pem).unwrap();
+        std::fs::write(data.join("server.key"), &issued.key_pem).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(data.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        let hba = std::fs::read_to_string(data.join("pg_hba.conf")).unwrap();
+        let tls_only: String = hba
+            .lines()
+            .map(|l| {
+                l.strip_prefix("host ")
+                    .map_or(l.to_string(), |rest| format!("hostssl {rest}"))
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(data.join("pg_hba.conf"), tls_only + "\n").unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let verified = format!("{}?sslmode=verify-full&sslrootcert={}", pg.url(), ca_file.display());
+    let out = repo_create_on(&verified, "over-tls");
+    assert!(
+        out.status.success(),
+        "verify-full with the right CA: {}",
+        describe(&out)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("over-tls"));
+
+    // Plain connections are refused by this server: the one above was TLS.
+    let out = repo_create_on(&format!("{}?sslmode=disable", pg.url()), "plain");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no encryption"),
+        "{}",
+        describe(&out)
+    );
+
+    // Another CA's server certificate is not trusted.
+    let other = dir.path().join("other-ca.pem");
+    std::fs::write(&other, Ca::new().pem()).unwrap();
+    let out = repo_create_on(
+        &format!("{}?sslmode=verify-full&sslrootcert={}", pg.url(), other.display()),
+        "untrusted",
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("certificate"),
+        "{}",
+        describe(&out)
+    );
 }
