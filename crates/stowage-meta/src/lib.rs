@@ -18,6 +18,7 @@ mod policies;
 mod repositories;
 mod sealed;
 mod uploads;
+mod vulndb;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -40,6 +41,7 @@ pub use manifests::{PutManifest, PutManifestOutcome, Referrer, StoredManifest};
 pub use repositories::{NewRepository, Repository};
 pub use sealed::{ResealError, Resealed, SealedValue, SettingSwap};
 pub use uploads::Upload;
+pub use vulndb::{NewAdvisory, VulnSource};
 
 /// Errors of the metadata store: outcomes a caller must handle, and database failures.
 #[derive(Debug, thiserror::Error)]

@@ -44,6 +44,11 @@ enum Command {
     },
     /// Print the audit trail (mutating requests and denials) as JSON lines, oldest first.
     Audit(stowage::commands::audit::AuditArgs),
+    /// Load vulnerability advisories (OSV) for image scanning, or show what is loaded.
+    Vulndb {
+        #[command(subcommand)]
+        command: stowage::commands::vulndb::VulndbCommand,
+    },
     /// Run a garbage-collection pass now and report what it freed (JSON).
     Gc {
         /// List what would be deleted without deleting anything.
@@ -179,6 +184,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Audit(args) => {
             let state = stowage::open(&config, None).await?;
             stowage::commands::audit::execute(&state, args, &mut std::io::stdout().lock()).await
+        }
+        Command::Vulndb { command } => {
+            let state = stowage::open(&config, None).await?;
+            stowage::commands::vulndb::execute(&state, command, &mut std::io::stdout().lock()).await
         }
         Command::Gc { dry_run } => {
             let state = stowage::open(&config, None).await?;

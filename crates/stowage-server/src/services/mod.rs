@@ -18,3 +18,4 @@ pub mod tag_cache;
 pub mod tokens;
 pub mod ttl_cache;
 pub mod uploads;
+pub mod vulndb;

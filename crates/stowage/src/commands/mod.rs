@@ -3,3 +3,4 @@
 pub mod account;
 pub mod audit;
 pub mod lifecycle;
+pub mod vulndb;

@@ -33,6 +33,7 @@ mod encryption;
 mod kms;
 mod master_key;
 mod tls;
+mod vulndb;
 
 mod bootstrap;
 mod cluster;
