@@ -26,7 +26,8 @@ pub struct NewAdvisory {
 pub struct VulnSource {
     pub name: String,
     pub advisories: i64,
-    /// The newest `modified` among its advisories, epoch ms.
+    /// The newest `modified` among its advisories, epoch ms (the last import
+    /// that changed it when none carries a time).
     pub updated_at: i64,
     /// When an import last changed it, epoch ms.
     pub imported_at: i64,
@@ -89,6 +90,9 @@ impl Meta {
             .fetch_one(&mut *tx)
             .await?;
             let (n, newest): (i64, i64) = (get(&row, "n")?, get(&row, "newest")?);
+            // Some sources publish no modification times (Go's records all say
+            // 0001-01-01): then the import that changed them dates them.
+            let updated = if newest > 0 { newest } else { now };
             sqlx::query(
                 "INSERT INTO vuln_sources (name, advisories, updated_at, imported_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (name) DO UPDATE SET advisories = excluded.advisories, \
@@ -96,7 +100,7 @@ impl Meta {
             )
             .bind(source)
             .bind(n)
-            .bind(newest)
+            .bind(updated)
             .bind(now)
             .execute(&mut *tx)
             .await?;
