@@ -103,6 +103,31 @@ pub(crate) mod vectors {
             .collect()
     }
 
+    /// Checks that `cmp` orders three versions transitively, taken in every
+    /// order: `x ≤ y ≤ z` gives `x ≤ z`, `x = y = z` gives `x = z`, and with
+    /// `strict` also `x < y ≤ z` gives `x < z`.
+    pub fn transitive(
+        cmp: impl Fn(&str, &str) -> Ordering,
+        v: &[String],
+        strict: bool,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        use Ordering::{Equal, Greater, Less};
+        use proptest::{prop_assert_eq, prop_assert_ne};
+        for (x, y, z) in [(0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)] {
+            let (xy, yz, xz) = (cmp(&v[x], &v[y]), cmp(&v[y], &v[z]), cmp(&v[x], &v[z]));
+            if xy != Greater && yz != Greater {
+                prop_assert_ne!(xz, Greater, "{:?}", v);
+            }
+            if xy == Equal && yz == Equal {
+                prop_assert_eq!(xz, Equal, "{:?}", v);
+            }
+            if strict && xy == Less && yz != Greater {
+                prop_assert_eq!(xz, Less, "{:?}", v);
+            }
+        }
+        Ok(())
+    }
+
     /// Checks `compare` against every line of `file`, both ways round; returns
     /// how many lines were checked.
     pub fn check(file: &str, compare: impl Fn(&str, &str) -> Ordering) -> usize {
