@@ -200,20 +200,20 @@ impl S3Store {
         let upload = self.s3.put_multipart(path).await.map_err(io_error)?;
         let mut parts = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
         parts.put(first.freeze());
-        loop {
-            let next = match chunks.next().await {
-                None => break,
-                Some(Ok(chunk)) => parts.wait_for_capacity(PARTS_IN_FLIGHT).await.map(|()| chunk),
-                Some(Err(e)) => {
-                    let _ = parts.abort().await;
-                    return Err(e);
-                }
+        while let Some(chunk) = chunks.next().await {
+            let room = match chunk {
+                Ok(chunk) => parts
+                    .wait_for_capacity(PARTS_IN_FLIGHT)
+                    .await
+                    .map(|()| chunk)
+                    .map_err(io_error),
+                Err(e) => Err(e),
             };
-            match next {
+            match room {
                 Ok(chunk) => parts.put(chunk),
                 Err(e) => {
                     let _ = parts.abort().await;
-                    return Err(io_error(e));
+                    return Err(e);
                 }
             }
         }
@@ -225,29 +225,21 @@ impl S3Store {
     /// streamed through this node as a multipart upload.
     async fn copy(&self, from: &Path, to: &Path, size: u64) -> Result<(), StoreError> {
         if size <= self.max_server_copy {
-            return self.s3.copy(from, to).await.map_err(|e| match e {
-                object_store::Error::NotFound { .. } => StoreError::Io(io::Error::new(io::ErrorKind::NotFound, e)),
-                e => io_error(e),
-            });
+            return self.s3.copy(from, to).await.map_err(io_error);
         }
-        let body = self.read(from, 0..size).await?.map_err(StoreError::Io);
+        let (_, body) = self.read(from, 0..size).await.map_err(io_error)?;
+        let body = body.map_err(StoreError::Io);
         self.write(to, Box::pin(body)).await
     }
 
-    /// Sealed bytes `range` of an object, as a stream.
-    async fn read(&self, path: &Path, range: std::ops::Range<u64>) -> Result<ByteStream, StoreError> {
-        let got = self
-            .s3
-            .get_opts(
-                path,
-                GetOptions {
-                    range: Some(GetRange::Bounded(range)),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(io_error)?;
-        Ok(Box::pin(got.into_stream().map_err(io::Error::other)))
+    /// Sealed bytes `range` of an object, as a stream, with the object's whole size.
+    async fn read(&self, path: &Path, range: std::ops::Range<u64>) -> Result<(u64, ByteStream), object_store::Error> {
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(range)),
+            ..Default::default()
+        };
+        let got = self.s3.get_opts(path, options).await?;
+        Ok((got.meta.size, Box::pin(got.into_stream().map_err(io::Error::other))))
     }
 
     /// Re-reads the plaintext of segment `index` up to `len` bytes from the
@@ -268,6 +260,7 @@ impl S3Store {
                 staged: index * SEGMENT as u64,
                 expected: index * SEGMENT as u64 + len,
             })?
+            .1
             .try_collect()
             .await?;
         let (from, to) = (index * SEGMENT as u64, index * SEGMENT as u64 + len);
@@ -372,28 +365,18 @@ impl BlobStore for S3Store {
             };
         }
         let span = segments_for(start, end, size);
-        let got = match self
-            .s3
-            .get_opts(
-                &path,
-                GetOptions {
-                    range: Some(GetRange::Bounded(
-                        span.sealed_start..span.sealed_start + span.sealed_len,
-                    )),
-                    ..Default::default()
-                },
-            )
+        let (stored, sealed) = match self
+            .read(&path, span.sealed_start..span.sealed_start + span.sealed_len)
             .await
         {
             Ok(got) => got,
             Err(object_store::Error::NotFound { .. }) => return Err(StoreError::NotFound(blob.clone())),
             Err(e) => return Err(io_error(e)),
         };
-        if got.meta.size != sealed_len(size) {
+        if stored != sealed_len(size) {
             return Err(StoreError::Integrity(blob.clone()));
         }
-        let sealed = got.into_stream().map_err(io::Error::other);
-        let body = open_stream(Box::pin(sealed), SpanOpener::new(key, &span), span.sealed_len);
+        let body = open_stream(sealed, SpanOpener::new(key, &span), span.sealed_len);
         let body = first_checked(body, blob).await?;
         Ok(BlobRead { size, start, end, body })
     }
@@ -518,7 +501,11 @@ impl BlobStore for S3Store {
                 let mut streams = Vec::new();
                 for (piece, needed) in &parts {
                     if *needed > 0 {
-                        streams.push(self.read(&self.piece_path(upload, piece), 0..*needed).await?);
+                        let (_, piece) = self
+                            .read(&self.piece_path(upload, piece), 0..*needed)
+                            .await
+                            .map_err(io_error)?;
+                        streams.push(piece);
                     }
                 }
                 let joined = futures::stream::iter(streams).flatten().map_err(StoreError::Io);

@@ -14,7 +14,7 @@ use crate::version::{InvalidVersion, Scheme};
 /// package, so the caller passes an installed package's source name
 /// (dpkg's `Source:`, apk's origin `o:`, the source RPM's name).
 pub fn normalize_name<'a>(ecosystem: &str, name: &'a str) -> Cow<'a, str> {
-    match base(ecosystem) {
+    match base_ecosystem(ecosystem) {
         "PyPI" => {
             let mut out = String::with_capacity(name.len());
             let mut in_separator_run = false;
@@ -41,7 +41,7 @@ pub fn normalize_name<'a>(ecosystem: &str, name: &'a str) -> Cow<'a, str> {
 }
 
 /// The ecosystem without its `:<release>` suffix (`Debian:12` → `Debian`).
-fn base(ecosystem: &str) -> &str {
+pub fn base_ecosystem(ecosystem: &str) -> &str {
     ecosystem.split(':').next().unwrap_or(ecosystem)
 }
 
@@ -50,7 +50,8 @@ fn base(ecosystem: &str) -> &str {
 /// release of it (`Debian:12`). A scanned ecosystem without a release does
 /// not match an advisory scoped to one.
 pub fn ecosystem_covers(advisory_ecosystem: &str, ecosystem: &str) -> bool {
-    advisory_ecosystem == ecosystem || (!advisory_ecosystem.contains(':') && advisory_ecosystem == base(ecosystem))
+    advisory_ecosystem == ecosystem
+        || (!advisory_ecosystem.contains(':') && advisory_ecosystem == base_ecosystem(ecosystem))
 }
 
 /// Whether `affected` is about the package `name` of `ecosystem`.

@@ -10,7 +10,7 @@ pub mod ranges;
 pub mod severity;
 pub mod source;
 
-pub use matching::{Match, MatchError, match_package, normalize_name};
+pub use matching::{Match, MatchError, base_ecosystem, match_package, normalize_name};
 pub use model::{
     Advisory, Affected, Event, Format, Package, ParseError, Range, RangeType, Reference, ScoreType, SeverityScore,
     parse,

@@ -45,8 +45,7 @@ impl Scheme {
     /// `Alpine:v3.20`, `PyPI`, `npm`, `crates.io`, `Go`, `Maven`, `AlmaLinux:9`,
     /// …), or `None` for one Stowage does not compare.
     pub fn of_ecosystem(ecosystem: &str) -> Option<Scheme> {
-        let base = ecosystem.split(':').next().unwrap_or(ecosystem);
-        Some(match base {
+        Some(match crate::osv::base_ecosystem(ecosystem) {
             "Debian" | "Ubuntu" => Scheme::Dpkg,
             "Alpine" | "Wolfi" | "Chainguard" => Scheme::Apk,
             "Red Hat" | "AlmaLinux" | "Rocky Linux" | "openSUSE" | "SUSE" | "Mageia" | "Photon OS" => Scheme::Rpm,

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Serialize;
 use stowage_meta::{Meta, MetaError, NewAdvisory};
-use stowage_scan::osv::{self, Advisory};
+use stowage_scan::osv::{self, Advisory, base_ecosystem};
 use tokio::sync::mpsc;
 
 /// Records per database transaction.
@@ -33,12 +33,6 @@ pub enum ImportError {
     Open { path: String, source: osv::ReadError },
     #[error(transparent)]
     Meta(#[from] MetaError),
-}
-
-/// The ecosystem an OSV ecosystem name belongs to, without its release
-/// (`Debian:12` → `Debian`).
-fn base_ecosystem(ecosystem: &str) -> &str {
-    ecosystem.split(':').next().unwrap_or(ecosystem)
 }
 
 /// The database form of an advisory.
