@@ -398,6 +398,11 @@ impl GcGuard {
             .bind(&d)
             .execute(&mut *self.tx)
             .await?;
+        // A scan's index of the blob (as a layer) goes with it.
+        sqlx::query("DELETE FROM layer_indexes WHERE digest = $1")
+            .bind(&d)
+            .execute(&mut *self.tx)
+            .await?;
         self.tx.commit().await?;
         Ok(())
     }

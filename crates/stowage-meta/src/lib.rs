@@ -16,6 +16,7 @@ mod lifecycle;
 mod manifests;
 mod policies;
 mod repositories;
+mod scans;
 mod sealed;
 mod uploads;
 mod vulndb;
@@ -39,6 +40,7 @@ pub use lifecycle::{
 };
 pub use manifests::{PutManifest, PutManifestOutcome, Referrer, StoredManifest};
 pub use repositories::{NewRepository, Repository};
+pub use scans::{ClaimedScan, Queued, ScanRecord, ScanRequest, ScanResult, status as scan_status};
 pub use sealed::{ResealError, Resealed, SealedValue, SettingSwap};
 pub use uploads::Upload;
 pub use vulndb::{NewAdvisory, VulnSource};

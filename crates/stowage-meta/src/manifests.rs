@@ -18,6 +18,8 @@ pub struct PutManifest<'a> {
     /// That data key, wrapped by the repository's key.
     pub body_key: &'a [u8],
     pub tag: Option<&'a str>,
+    /// A scan to ask for if the manifest is new to the repository (scan on push).
+    pub scan: Option<crate::ScanRequest>,
 }
 
 /// What storing a manifest changed.
@@ -202,6 +204,9 @@ impl Meta {
                 .execute(&mut *tx)
                 .await?;
             }
+        }
+        if inserted && let Some(scan) = &put.scan {
+            crate::scans::request_in(&mut tx, repo_id, &put.digest, scan, now).await?;
         }
         if let Some(tag) = put.tag
             && !tag_unchanged

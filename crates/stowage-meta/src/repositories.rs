@@ -129,6 +129,16 @@ impl Meta {
         self.repository_in(account_id, false, name).await
     }
 
+    /// Looks a repository (private or public) up by its id.
+    pub async fn repository_by_id(&self, id: i64) -> Result<Option<Repository>, MetaError> {
+        let sql = format!("SELECT {COLUMNS} FROM repositories WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
     /// Looks an ECR Public repository up by account and name.
     pub async fn public_repository(&self, account_id: &str, name: &str) -> Result<Option<Repository>, MetaError> {
         self.repository_in(account_id, true, name).await

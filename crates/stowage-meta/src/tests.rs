@@ -105,6 +105,7 @@ both!(
             sealed_body: &body,
             body_key: b"wrapped",
             tag: Some("v1"),
+            scan: None,
         };
         match meta.put_manifest(put()).await {
             Err(MetaError::BlobsMissing(d)) => assert_eq!(d.len(), 2),
@@ -149,6 +150,7 @@ both!(mutable_tags_move_and_paginate, |meta: Meta| async move {
             sealed_body: &b1,
             body_key: b"wrapped",
             tag: Some(tag),
+            scan: None,
         })
         .await
         .unwrap();
@@ -162,6 +164,7 @@ both!(mutable_tags_move_and_paginate, |meta: Meta| async move {
             sealed_body: &b2,
             body_key: b"wrapped",
             tag: Some("a"),
+            scan: None,
         })
         .await
         .unwrap();
@@ -253,6 +256,7 @@ both!(index_children_and_referrers, |meta: Meta| async move {
         sealed_body: index.as_bytes(),
         body_key: b"wrapped",
         tag: None,
+        scan: None,
     };
     assert!(matches!(
         meta.put_manifest(put_index()).await,
@@ -266,6 +270,7 @@ both!(index_children_and_referrers, |meta: Meta| async move {
         sealed_body: &b1,
         body_key: b"wrapped",
         tag: None,
+        scan: None,
     })
     .await
     .unwrap();
@@ -288,6 +293,7 @@ both!(index_children_and_referrers, |meta: Meta| async move {
         sealed_body: sig.as_bytes(),
         body_key: b"wrapped",
         tag: None,
+        scan: None,
     })
     .await
     .unwrap();
@@ -337,6 +343,7 @@ both!(gc_reviews_follow_references, |meta: Meta| async move {
             sealed_body: &body,
             body_key: b"wrapped",
             tag: Some("v1"),
+            scan: None,
         })
         .await
         .unwrap();
@@ -363,12 +370,17 @@ both!(gc_reviews_follow_references, |meta: Meta| async move {
         verdict(&meta, &layer, later).await,
         crate::Verdict::Unreferenced { size: Some(3) }
     );
+    meta.put_layer_index(&layer, 1, "{}").await.unwrap();
     let mut g = meta.gc_guard(&layer).await.unwrap();
     assert_eq!(
         g.prune(later).await.unwrap(),
         crate::Verdict::Unreferenced { size: Some(3) }
     );
     g.forget_blob().await.unwrap();
+    assert!(
+        meta.layer_index(&layer, 1).await.unwrap().is_none(),
+        "a deleted layer's index goes with it"
+    );
     let objects = [("registry".to_string(), layer), ("registry".to_string(), config)];
     assert_eq!(meta.known_objects(&objects).await.unwrap(), vec![objects[1].clone()]);
     assert!(meta.repository_blob(b.id, &layer, "registry").await.unwrap().is_none());
@@ -437,6 +449,7 @@ async fn put_body(
         sealed_body: body.as_bytes(),
         body_key: b"wrapped",
         tag,
+        scan: None,
     })
     .await
     .unwrap();
@@ -1269,6 +1282,7 @@ both!(a_review_never_closes_over_a_newer_queueing, |meta: Meta| async move {
         sealed_body: &body,
         body_key: b"wrapped",
         tag: Some("v1"),
+        scan: None,
     };
     meta.put_manifest(put).await.unwrap();
     // A review reads the queue; before it closes, the image is deleted, which
@@ -1294,4 +1308,198 @@ both!(a_review_never_closes_over_a_newer_queueing, |meta: Meta| async move {
         assert!(now > last, "{now} after {last}");
         last = now;
     }
+});
+
+/// An image with one layer, pushed with a scan on push asked for.
+async fn scanned_image(meta: &Meta, r: &crate::Repository, layer: &[u8], scan: Option<crate::ScanRequest>) -> Digest {
+    let (config, l) = (Digest::of(b"{}"), Digest::of(layer));
+    meta.link_blob(r.id, &config, 2).await.unwrap();
+    meta.link_blob(r.id, &l, 3).await.unwrap();
+    let (body, m) = image_manifest(&config, &l);
+    let digest = Digest::of(&body);
+    meta.put_manifest(PutManifest {
+        repository: r,
+        digest,
+        manifest: &m,
+        body: &body,
+        sealed_body: &body,
+        body_key: b"wrapped",
+        tag: Some("v1"),
+        scan,
+    })
+    .await
+    .unwrap();
+    digest
+}
+
+fn basic_scan() -> crate::ScanRequest {
+    crate::ScanRequest {
+        scan_type: "BASIC".into(),
+        status: crate::scan_status::IN_PROGRESS,
+        description: None,
+    }
+}
+
+both!(
+    a_push_queues_its_scan_once_and_a_deleted_image_takes_it_along,
+    |meta: Meta| async move {
+        let r = repo(&meta, "scanned", TagMutability::Mutable).await;
+        let d = scanned_image(&meta, &r, b"abc", Some(basic_scan())).await;
+        let first = meta.image_scan(r.id, &d).await.unwrap().unwrap();
+        assert_eq!(
+            (first.status.as_str(), first.scan_type.as_str()),
+            ("IN_PROGRESS", "BASIC")
+        );
+        // The same manifest pushed again (another tag) is not queued again.
+        let (config, l) = (Digest::of(b"{}"), Digest::of(b"abc"));
+        let (body, m) = image_manifest(&config, &l);
+        meta.put_manifest(PutManifest {
+            repository: &r,
+            digest: d,
+            manifest: &m,
+            body: &body,
+            sealed_body: &body,
+            body_key: b"wrapped",
+            tag: Some("v2"),
+            scan: Some(basic_scan()),
+        })
+        .await
+        .unwrap();
+        assert_eq!(meta.image_scan(r.id, &d).await.unwrap().unwrap(), first);
+        // Without a request, nothing is queued.
+        let other = scanned_image(&meta, &r, b"xyz", None).await;
+        assert!(meta.image_scan(r.id, &other).await.unwrap().is_none());
+        assert!(meta.delete_manifest(r.id, &d).await.unwrap());
+        assert!(meta.image_scan(r.id, &d).await.unwrap().is_none());
+    }
+);
+
+both!(
+    a_scan_is_asked_for_once_per_window_unless_it_failed,
+    |meta: Meta| async move {
+        let r = repo(&meta, "limits", TagMutability::Mutable).await;
+        let d = scanned_image(&meta, &r, b"abc", None).await;
+        let day = 24 * 3600 * 1000;
+        assert_eq!(
+            meta.request_scan(r.id, &d, &basic_scan(), day).await.unwrap(),
+            crate::Queued::Queued
+        );
+        assert_eq!(
+            meta.request_scan(r.id, &d, &basic_scan(), day).await.unwrap(),
+            crate::Queued::LimitExceeded
+        );
+        // A claimed scan that fails frees the quota.
+        let claimed = meta.claim_scan("node-a", 60_000).await.unwrap().unwrap();
+        let failed = crate::ScanResult {
+            status: crate::scan_status::FAILED,
+            description: Some("broken layer".into()),
+            ..Default::default()
+        };
+        assert!(meta.finish_scan(&claimed, "node-a", &failed).await.unwrap());
+        assert_eq!(
+            meta.request_scan(r.id, &d, &basic_scan(), day).await.unwrap(),
+            crate::Queued::Queued
+        );
+        // A window of zero never limits.
+        assert_eq!(
+            meta.request_scan(r.id, &d, &basic_scan(), 0).await.unwrap(),
+            crate::Queued::Queued
+        );
+    }
+);
+
+both!(
+    a_scan_is_claimed_by_one_node_and_recorded_only_by_it,
+    |meta: Meta| async move {
+        let r = repo(&meta, "claims", TagMutability::Mutable).await;
+        let d = scanned_image(&meta, &r, b"abc", Some(basic_scan())).await;
+        let a = meta.claim_scan("node-a", 60_000).await.unwrap().unwrap();
+        assert_eq!((a.digest, a.rematch, a.attempts), (d, false, 0));
+        assert!(meta.claim_scan("node-b", 60_000).await.unwrap().is_none());
+        let result = crate::ScanResult {
+            status: crate::scan_status::COMPLETE,
+            description: None,
+            source_updated_at: Some(5),
+            inventory: Some(r#"{"packages":[]}"#.into()),
+            findings: Some("[]".into()),
+            counts: Some("{}".into()),
+            packages: [("PyPI".to_string(), "jinja2".to_string())].into(),
+        };
+        assert!(!meta.finish_scan(&a, "node-b", &result).await.unwrap());
+        assert!(meta.finish_scan(&a, "node-a", &result).await.unwrap());
+        let done = meta.image_scan(r.id, &d).await.unwrap().unwrap();
+        assert_eq!((done.status.as_str(), done.source_updated_at), ("COMPLETE", Some(5)));
+        assert!(done.completed_at.is_some());
+        assert_eq!(
+            meta.image_inventory(r.id, &d).await.unwrap().as_deref(),
+            Some(r#"{"packages":[]}"#)
+        );
+        assert!(meta.claim_scan("node-b", 60_000).await.unwrap().is_none());
+
+        // A lease that ran out is taken over, and counts the attempt.
+        meta.request_scan(r.id, &d, &basic_scan(), 0).await.unwrap();
+        let lost = meta.claim_scan("node-a", -1).await.unwrap().unwrap();
+        let taken = meta.claim_scan("node-b", 60_000).await.unwrap().unwrap();
+        assert_eq!(taken.attempts, 1);
+        assert!(!meta.finish_scan(&lost, "node-a", &result).await.unwrap());
+        assert!(meta.finish_scan(&taken, "node-b", &result).await.unwrap());
+    }
+);
+
+both!(
+    an_advisory_import_marks_only_the_images_it_concerns,
+    |meta: Meta| async move {
+        let r = repo(&meta, "rematch", TagMutability::Mutable).await;
+        let mut images = Vec::new();
+        for (layer, package, scan_type) in [
+            (b"aaa", "jinja2", "ENHANCED"),
+            (b"bbb", "urllib3", "ENHANCED"),
+            (b"ccc", "jinja2", "BASIC"),
+        ] {
+            let mut scan = basic_scan();
+            scan.scan_type = scan_type.into();
+            let d = scanned_image(&meta, &r, layer, Some(scan)).await;
+            let claimed = meta.claim_scan("n", 60_000).await.unwrap().unwrap();
+            let result = crate::ScanResult {
+                status: crate::scan_status::COMPLETE,
+                inventory: Some(format!(r#"{{"package":"{package}"}}"#)),
+                findings: Some("[]".into()),
+                packages: [("PyPI".to_string(), package.to_string())].into(),
+                ..Default::default()
+            };
+            assert!(meta.finish_scan(&claimed, "n", &result).await.unwrap());
+            images.push(d);
+        }
+        let advisory = crate::NewAdvisory {
+            id: "PYSEC-2019-217".into(),
+            source: "PyPI".into(),
+            modified: "2024-01-01T00:00:00Z".into(),
+            modified_ms: 1,
+            body: "{}".into(),
+            packages: [("PyPI".to_string(), "jinja2".to_string())].into(),
+        };
+        let changed = meta.put_advisories(&[advisory]).await.unwrap();
+        assert_eq!(meta.mark_rematch("ENHANCED", &changed).await.unwrap(), 1);
+        let claimed = meta.claim_scan("n", 60_000).await.unwrap().unwrap();
+        assert_eq!((claimed.digest, claimed.rematch), (images[0], true));
+        assert_eq!(claimed.inventory.as_deref(), Some(r#"{"package":"jinja2"}"#));
+        assert!(meta.claim_scan("n2", 60_000).await.unwrap().is_none());
+        meta.clear_rematch(&claimed, "n").await.unwrap();
+        assert!(meta.claim_scan("n", 60_000).await.unwrap().is_none());
+        assert_eq!(
+            meta.image_scan(r.id, &images[0]).await.unwrap().unwrap().status,
+            "COMPLETE"
+        );
+    }
+);
+
+both!(layer_indexes_are_kept_by_digest_and_format, |meta: Meta| async move {
+    let d = Digest::of(b"layer");
+    assert!(meta.layer_index(&d, 1).await.unwrap().is_none());
+    meta.put_layer_index(&d, 1, "{\"v\":1}").await.unwrap();
+    assert_eq!(meta.layer_index(&d, 1).await.unwrap().as_deref(), Some("{\"v\":1}"));
+    assert!(meta.layer_index(&d, 2).await.unwrap().is_none());
+    meta.put_layer_index(&d, 2, "{\"v\":2}").await.unwrap();
+    assert_eq!(meta.layer_index(&d, 2).await.unwrap().as_deref(), Some("{\"v\":2}"));
+    assert!(meta.layer_index(&d, 1).await.unwrap().is_none());
 });

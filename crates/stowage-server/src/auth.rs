@@ -40,6 +40,12 @@ pub enum Action {
     PutRegistryPolicy,
     GetRegistryPolicy,
     DeleteRegistryPolicy,
+    PutImageScanningConfiguration,
+    PutRegistryScanningConfiguration,
+    GetRegistryScanningConfiguration,
+    BatchGetRepositoryScanningConfiguration,
+    StartImageScan,
+    DescribeImageScanFindings,
 }
 
 impl Action {
@@ -78,6 +84,12 @@ impl Action {
             Self::DeleteRepositoryPolicy => "ecr:DeleteRepositoryPolicy",
             Self::PutRegistryPolicy => "ecr:PutRegistryPolicy",
             Self::GetRegistryPolicy => "ecr:GetRegistryPolicy",
+            Self::PutImageScanningConfiguration => "ecr:PutImageScanningConfiguration",
+            Self::PutRegistryScanningConfiguration => "ecr:PutRegistryScanningConfiguration",
+            Self::GetRegistryScanningConfiguration => "ecr:GetRegistryScanningConfiguration",
+            Self::BatchGetRepositoryScanningConfiguration => "ecr:BatchGetRepositoryScanningConfiguration",
+            Self::StartImageScan => "ecr:StartImageScan",
+            Self::DescribeImageScanFindings => "ecr:DescribeImageScanFindings",
             Self::DeleteRegistryPolicy => "ecr:DeleteRegistryPolicy",
         }
     }

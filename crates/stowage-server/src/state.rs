@@ -37,6 +37,8 @@ pub struct Housekeeping {
     pub gc_grace: Duration,
     /// How long an idle upload is kept.
     pub upload_ttl: Duration,
+    /// How often an idle node looks for scans to run.
+    pub scan_poll: Duration,
 }
 
 impl Default for Housekeeping {
@@ -46,6 +48,7 @@ impl Default for Housekeeping {
             gc_interval: Duration::from_secs(600),
             gc_grace: Duration::from_secs(24 * 3600),
             upload_ttl: Duration::from_secs(24 * 3600),
+            scan_poll: Duration::from_secs(1),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Background work every node runs on a timer: lifecycle policies, garbage
-//! collection and the key service's deletions and rotations. A database lease
-//! makes sure only one node does each at a time.
+//! collection and the key service's deletions and rotations (a database lease
+//! makes sure only one node does each at a time), and image scans (each scan
+//! claimed by one node).
 
 use std::future::Future;
 use std::time::Duration;
@@ -78,6 +79,12 @@ pub fn spawn(state: AppState) -> Workers {
             }
         }));
     }
+    // Scans: every node claims due scans (one at a time) under a per-scan lease.
+    tasks.spawn(crate::services::scans::run_until_stopped(
+        state.clone(),
+        timing.scan_poll,
+        stopped.clone(),
+    ));
     tasks.spawn(crate::services::audit::write_until_stopped(
         state.clone(),
         stopped.clone(),

@@ -63,6 +63,7 @@ pub async fn open_serving(
             gc_interval: config.gc_interval,
             gc_grace: config.gc_grace,
             upload_ttl: config.upload_ttl,
+            scan_poll: std::time::Duration::from_secs(1),
         },
     };
     Ok(AppState::new(server, meta, store, master_key))

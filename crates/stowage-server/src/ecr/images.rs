@@ -10,15 +10,17 @@ use super::{ApiCtx, EcrError, parse, timestamp};
 use crate::services::manifests::{self, PushError, Target};
 use crate::services::pulls;
 
+/// An `imageId`: a digest, a tag, or both.
 #[derive(Deserialize, Clone, Default)]
 #[serde(rename_all = "camelCase")]
-struct ImageId {
+pub(crate) struct ImageId {
     image_digest: Option<String>,
     image_tag: Option<String>,
 }
 
 impl ImageId {
-    fn json(&self) -> Value {
+    /// The wire form.
+    pub(crate) fn json(&self) -> Value {
         let mut v = json!({});
         if let Some(d) = &self.image_digest {
             v["imageDigest"] = d.clone().into();
@@ -146,7 +148,11 @@ fn push_error(e: PushError, repo: &Repository, ctx: &ApiCtx) -> EcrError {
 }
 
 /// Resolves an image id to a digest: `Ok(None)` when absent, `Err(failure)` when malformed.
-async fn resolve(ctx: &ApiCtx, repo: &Repository, id: &ImageId) -> Result<Result<Option<Digest>, Value>, EcrError> {
+pub(crate) async fn resolve(
+    ctx: &ApiCtx,
+    repo: &Repository,
+    id: &ImageId,
+) -> Result<Result<Option<Digest>, Value>, EcrError> {
     let by_digest = match &id.image_digest {
         None => None,
         Some(d) => match d.parse::<Digest>() {
@@ -308,6 +314,36 @@ pub async fn batch_delete_image(ctx: &ApiCtx, input: Value) -> Result<Value, Ecr
     Ok(json!({ "imageIds": deleted, "failures": failures }))
 }
 
+/// `ImageNotFoundException` for an image id of a repository.
+pub(crate) fn image_not_found(id: &ImageId, repo: &Repository, account: &str) -> EcrError {
+    EcrError::new(
+        "ImageNotFoundException",
+        format!(
+            "The image with imageId {{imageDigest:'{}', imageTag:'{}'}} does not exist within the repository with name '{}' in the registry with id '{}'",
+            id.image_digest.as_deref().unwrap_or("null"),
+            id.image_tag.as_deref().unwrap_or("null"),
+            repo.name,
+            account
+        ),
+    )
+}
+
+/// The `imageDetails` of some images, with their scan status and summary.
+async fn image_details(ctx: &ApiCtx, repo: &Repository, images: &[ImageRecord]) -> Result<Vec<Value>, EcrError> {
+    let digests: Vec<Digest> = images.iter().map(|i| i.digest).collect();
+    let scans = ctx.state.meta.image_scans(repo.id, &digests).await?;
+    Ok(images
+        .iter()
+        .map(|i| {
+            let mut v = image_detail(ctx, repo, i);
+            if let Some(scan) = scans.iter().find(|s| s.digest == i.digest) {
+                super::scanning::add_scan_summary(&mut v, scan);
+            }
+            v
+        })
+        .collect())
+}
+
 fn image_detail(ctx: &ApiCtx, repo: &Repository, i: &ImageRecord) -> Value {
     let mut v = json!({
         "registryId": ctx.account,
@@ -365,20 +401,11 @@ pub async fn describe_images(ctx: &ApiCtx, input: Value) -> Result<Value, EcrErr
                 }
             };
             let Some(image) = found else {
-                return Err(EcrError::new(
-                    "ImageNotFoundException",
-                    format!(
-                        "The image with imageId {{imageDigest:'{}', imageTag:'{}'}} does not exist within the repository with name '{}' in the registry with id '{}'",
-                        id.image_digest.as_deref().unwrap_or("null"),
-                        id.image_tag.as_deref().unwrap_or("null"),
-                        repo.name,
-                        ctx.account
-                    ),
-                ));
+                return Err(image_not_found(id, &repo, &ctx.account));
             };
-            out.push(image_detail(ctx, &repo, &image));
+            out.push(image);
         }
-        return Ok(json!({ "imageDetails": out }));
+        return Ok(json!({ "imageDetails": image_details(ctx, &repo, &out).await? }));
     }
     let page = Page::from_input(req.next_token.as_deref(), req.max_results)?;
     let status = tag_status(&req.filter)?;
@@ -389,7 +416,7 @@ pub async fn describe_images(ctx: &ApiCtx, input: Value) -> Result<Value, EcrErr
         .await?;
     let more = images.len() > page.limit;
     images.truncate(page.limit);
-    let mut out = json!({ "imageDetails": images.iter().map(|i| image_detail(ctx, &repo, i)).collect::<Vec<_>>() });
+    let mut out = json!({ "imageDetails": image_details(ctx, &repo, &images).await? });
     page.finish(&mut out, images.len(), more);
     Ok(out)
 }

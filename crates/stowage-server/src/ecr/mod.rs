@@ -11,6 +11,7 @@ pub(crate) mod paging;
 pub(crate) mod policies;
 mod registry;
 pub(crate) mod repositories;
+mod scanning;
 
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
@@ -183,6 +184,14 @@ async fn handle(state: &AppState, req: Request, endpoint: &mut &'static str) -> 
         O::PutRegistryPolicy => policies::put_registry_policy(&ctx, input).await,
         O::GetRegistryPolicy => policies::get_registry_policy(&ctx, input).await,
         O::DeleteRegistryPolicy => policies::delete_registry_policy(&ctx, input).await,
+        O::PutImageScanningConfiguration => scanning::put_image_scanning_configuration(&ctx, input).await,
+        O::PutRegistryScanningConfiguration => scanning::put_registry_scanning_configuration(&ctx, input).await,
+        O::GetRegistryScanningConfiguration => scanning::get_registry_scanning_configuration(&ctx, input).await,
+        O::BatchGetRepositoryScanningConfiguration => {
+            scanning::batch_get_repository_scanning_configuration(&ctx, input).await
+        }
+        O::StartImageScan => scanning::start_image_scan(&ctx, input).await,
+        O::DescribeImageScanFindings => scanning::describe_image_scan_findings(&ctx, input).await,
     }
 }
 
@@ -243,7 +252,9 @@ fn resource_arn(op: Operation, input: &Value, state: &AppState, account: &str) -
             | Operation::PutAccountSetting
             | Operation::PutRegistryPolicy
             | Operation::GetRegistryPolicy
-            | Operation::DeleteRegistryPolicy,
+            | Operation::DeleteRegistryPolicy
+            | Operation::PutRegistryScanningConfiguration
+            | Operation::GetRegistryScanningConfiguration,
             _,
         ) => "*".to_string(),
         (_, Some(name)) => auth::repository_arn(region, account, name),

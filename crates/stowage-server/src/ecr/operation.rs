@@ -40,12 +40,17 @@ json_operations!(
     PutRegistryPolicy,
     GetRegistryPolicy,
     DeleteRegistryPolicy,
+    PutImageScanningConfiguration,
+    PutRegistryScanningConfiguration,
+    GetRegistryScanningConfiguration,
+    BatchGetRepositoryScanningConfiguration,
+    StartImageScan,
+    DescribeImageScanFindings,
 );
 
 /// Operations of the ECR model that later work will serve; until then they
 /// answer `ValidationException` (spec §1.7).
 pub const NOT_YET: &[&str] = &[
-    "BatchGetRepositoryScanningConfiguration",
     "CreatePullThroughCacheRule",
     "CreateRepositoryCreationTemplate",
     "DeletePullThroughCacheRule",
@@ -53,20 +58,15 @@ pub const NOT_YET: &[&str] = &[
     "DeleteSigningConfiguration",
     "DeregisterPullTimeUpdateExclusion",
     "DescribeImageReplicationStatus",
-    "DescribeImageScanFindings",
     "DescribeImageSigningStatus",
     "DescribePullThroughCacheRules",
     "DescribeRepositoryCreationTemplates",
-    "GetRegistryScanningConfiguration",
     "GetSigningConfiguration",
     "ListImageReferrers",
     "ListPullTimeUpdateExclusions",
-    "PutImageScanningConfiguration",
-    "PutRegistryScanningConfiguration",
     "PutReplicationConfiguration",
     "PutSigningConfiguration",
     "RegisterPullTimeUpdateExclusion",
-    "StartImageScan",
     "UpdateImageStorageClass",
     "UpdatePullThroughCacheRule",
     "UpdateRepositoryCreationTemplate",
@@ -109,6 +109,12 @@ impl Operation {
             Operation::PutRegistryPolicy => Action::PutRegistryPolicy,
             Operation::GetRegistryPolicy => Action::GetRegistryPolicy,
             Operation::DeleteRegistryPolicy => Action::DeleteRegistryPolicy,
+            Operation::PutImageScanningConfiguration => Action::PutImageScanningConfiguration,
+            Operation::PutRegistryScanningConfiguration => Action::PutRegistryScanningConfiguration,
+            Operation::GetRegistryScanningConfiguration => Action::GetRegistryScanningConfiguration,
+            Operation::BatchGetRepositoryScanningConfiguration => Action::BatchGetRepositoryScanningConfiguration,
+            Operation::StartImageScan => Action::StartImageScan,
+            Operation::DescribeImageScanFindings => Action::DescribeImageScanFindings,
         }
     }
 }

@@ -62,6 +62,7 @@ pub async fn push(
         Target::Digest(_) => None,
     };
     let (sealed_body, body_key) = crate::services::encryption::seal_manifest(state, repository, &digest, body).await?;
+    let scan = crate::services::scans::on_push(state, repository, &manifest).await?;
     let put = PutManifest {
         repository,
         digest,
@@ -70,6 +71,7 @@ pub async fn push(
         sealed_body: &sealed_body,
         body_key: &body_key,
         tag,
+        scan,
     };
     let stored = state.meta.put_manifest(put).await;
     // Whatever the outcome, this node must not serve a tag it may just have moved.

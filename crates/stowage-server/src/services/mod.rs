@@ -14,6 +14,7 @@ pub mod manifests;
 pub mod policies;
 pub mod pulls;
 pub mod repositories;
+pub mod scans;
 pub mod tag_cache;
 pub mod tokens;
 pub mod ttl_cache;

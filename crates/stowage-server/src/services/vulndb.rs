@@ -24,6 +24,9 @@ pub struct ImportReport {
     pub changed: u64,
     /// Files or archive entries that could not be read or parsed.
     pub failed: u64,
+    /// Continuously scanned images marked to be matched again because a
+    /// changed advisory names one of their packages.
+    pub images_to_rematch: u64,
 }
 
 /// Errors of an import.
@@ -95,7 +98,7 @@ pub async fn import(
                 report.read += 1;
                 batch.push(advisory);
                 if batch.len() == BATCH {
-                    report.changed += meta.put_advisories(&batch).await?.len() as u64;
+                    store_batch(meta, &batch, &mut report).await?;
                     batch.clear();
                 }
             }
@@ -106,8 +109,18 @@ pub async fn import(
         }
     }
     if !batch.is_empty() {
-        report.changed += meta.put_advisories(&batch).await?.len() as u64;
+        store_batch(meta, &batch, &mut report).await?;
     }
     let _ = reader.await;
     Ok(report)
+}
+
+/// Stores a batch and marks the images its changed advisories concern for re-matching.
+async fn store_batch(meta: &Meta, batch: &[NewAdvisory], report: &mut ImportReport) -> Result<(), ImportError> {
+    let changed = meta.put_advisories(batch).await?;
+    report.changed += changed.len() as u64;
+    if !changed.is_empty() {
+        report.images_to_rematch += crate::services::scans::advisories_changed(meta, &changed).await?;
+    }
+    Ok(())
 }
