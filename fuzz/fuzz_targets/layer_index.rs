@@ -12,6 +12,8 @@ fuzz_target!(|data: &[u8]| {
     let limits = Limits {
         max_total_bytes: 16 << 20,
         max_file_bytes: 1 << 20,
+        max_archive_bytes: 1 << 20,
+        max_binary_bytes: 1 << 20,
         ..Limits::default()
     };
     if let Ok(index) = index_layer(data, &limits) {

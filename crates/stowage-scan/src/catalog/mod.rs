@@ -20,31 +20,53 @@
 //! | apk | `lib/apk/db/installed` |
 //! | Python | `…/{site,dist}-packages/*.dist-info/METADATA`, `*.egg-info/PKG-INFO`, file `*.egg-info` |
 //! | npm | `…/node_modules/[@scope/]name/package.json` |
+//! | rpm | `var/lib/rpm/rpmdb.sqlite`, `usr/lib/sysimage/rpm/rpmdb.sqlite` (`rpm.rs`) |
+//! | Java | `*.jar`, `*.war`, `*.ear`: `pom.properties`, `MANIFEST.MF`, nested jars (`java.rs`) |
+//! | Rust | `…/Cargo.lock`; executables with cargo-auditable's `.dep-v0` section ([`rust`]) |
+//! | Go | executables with Go build info ([`golang`]) |
+//!
+//! Executables are found by content, not by path ([`binary`]): a regular file
+//! with an execute bit that starts with the ELF magic is read (whole up to
+//! [`crate::layers::Limits::max_binary_bytes`], streamed past it).
 //!
 //! Language packages whose metadata file belongs to a dpkg package (listed in
-//! `var/lib/dpkg/info/*.list`) are the OS package's business and are not
-//! reported a second time: Debian's `python3-yaml` is a dpkg package, its
-//! `PyYAML-6.0.dist-info` is not a separate PyPI install.
+//! `var/lib/dpkg/info/*.list`) or an rpm package (its header's file list) are
+//! the OS package's business and are not reported a second time: Debian's
+//! `python3-yaml` is a dpkg package, its `PyYAML-6.0.dist-info` is not a
+//! separate PyPI install.
 //!
 //! TODO, next catalogers (not read yet; images that rely on them are reported
 //! without those packages):
-//! - rpm: the sqlite rpmdb (`var/lib/rpm/rpmdb.sqlite`, RHEL/Alma/Rocky 9,
-//!   Fedora) and the older BerkeleyDB/NDB `Packages`; the Red Hat ecosystem's
-//!   CPE stream from `root/buildinfo/content_manifests/*.json`;
-//! - Rust: `Cargo.lock` and cargo-auditable's `.dep-v0` section in binaries;
-//! - Go: the build info embedded in Go binaries (module path, versions);
-//! - Java: jars (`META-INF/maven/**/pom.properties`, `MANIFEST.MF`, nested jars);
-//! - also: Ruby gemspecs, PHP `installed.json`, .NET `deps.json`, and dpkg
-//!   ownership of Go/Rust/Java files once those catalogers exist.
+//! - rpm: the older BerkeleyDB/NDB `Packages` (RHEL 8, SUSE); the Red Hat
+//!   ecosystem's CPE stream from `root/buildinfo/content_manifests/*.json`;
+//! - also: Ruby gemspecs, PHP `installed.json`, .NET `deps.json`;
+//! - dpkg and rpm ownership of Go and Rust binaries: the file lists keep only
+//!   language metadata paths, and a binary is found by content, not path, so
+//!   one a dpkg or rpm package installed (Debian's `dockerd`) is reported too;
+//! - Go and Rust binaries that are not ELF (Mach-O, PE), and a binary that a
+//!   later layer replaces with a file yielding nothing (a non-Go executable, a
+//!   script): the lower layer's binary is still reported.
 
 mod apk;
+pub(crate) mod binary;
 mod dpkg;
+mod elf;
+mod golang;
+mod java;
 mod npm;
 pub mod os;
 mod purl;
 mod python;
+mod rpm;
+mod rust;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_binaries;
+#[cfg(test)]
+mod tests_java;
+#[cfg(test)]
+mod tests_rpm;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -52,8 +74,10 @@ use serde::{Deserialize, Serialize};
 
 pub use apk::ApkRecord;
 pub use dpkg::DpkgRecord;
+pub use golang::GoBuildInfo;
 pub use os::Os;
 pub use python::normalize_name as normalize_pypi_name;
+pub use rpm::RpmRecord;
 
 use crate::layers::{FileRecord, FsView, LayerIndex, path};
 
@@ -68,6 +92,18 @@ pub(crate) enum FileKind {
     ApkInstalled,
     PythonMetadata,
     NpmPackageJson,
+    RpmSqlite,
+    JavaArchive,
+    CargoLock,
+}
+
+impl FileKind {
+    /// Files large by nature (Java archives, rpm's database: a big one is
+    /// 100 MiB) are read under [`crate::layers::Limits::max_archive_bytes`]
+    /// and skipped, not fatal, past it.
+    pub(crate) fn is_large(self) -> bool {
+        matches!(self, FileKind::JavaArchive | FileKind::RpmSqlite)
+    }
 }
 
 /// Whether a cataloger reads the file at this normalized path, and as what.
@@ -80,6 +116,7 @@ pub(crate) fn classify(path: &str) -> Option<FileKind> {
         "lib/apk/db/installed" | "usr/lib/apk/db/installed" => {
             return Some(FileKind::ApkInstalled);
         }
+        "var/lib/rpm/rpmdb.sqlite" | "usr/lib/sysimage/rpm/rpmdb.sqlite" => return Some(FileKind::RpmSqlite),
         _ => {}
     }
     if let Some(name) = path.strip_prefix("var/lib/dpkg/status.d/") {
@@ -94,13 +131,22 @@ pub(crate) fn classify(path: &str) -> Option<FileKind> {
     if npm::is_package_json_path(path) {
         return Some(FileKind::NpmPackageJson);
     }
+    if java::is_archive_path(path) {
+        return Some(FileKind::JavaArchive);
+    }
+    if rust::is_cargo_lock_path(path) {
+        return Some(FileKind::CargoLock);
+    }
     None
 }
 
 /// Whether a path is a language package's metadata file (what dpkg file lists
 /// are filtered down to).
 pub(crate) fn is_language_metadata(path: &str) -> bool {
-    python::is_metadata_path(path) || npm::is_package_json_path(path)
+    python::is_metadata_path(path)
+        || npm::is_package_json_path(path)
+        || java::is_archive_path(path)
+        || rust::is_cargo_lock_path(path)
 }
 
 /// What a cataloged file says, as kept in a layer's index.
@@ -124,6 +170,17 @@ pub enum Facts {
     Python(LangRecord),
     /// An npm package.
     Npm(LangRecord),
+    /// The installed packages of an rpm database.
+    Rpm(Vec<RpmRecord>),
+    /// The Maven packages of a Java archive (`groupId:artifactId`, or a
+    /// manifest's name) and of the archives nested in it.
+    Java(Vec<LangRecord>),
+    /// The crates.io packages of a `Cargo.lock`.
+    CargoLock(Vec<LangRecord>),
+    /// The crates.io packages of a binary built with `cargo auditable`.
+    RustBinary(Vec<LangRecord>),
+    /// A Go binary's build info.
+    GoBinary(GoBuildInfo),
 }
 
 /// A language package's name and version as its metadata file says them.
@@ -154,6 +211,9 @@ pub(crate) fn parse_file(kind: FileKind, bytes: &[u8]) -> Result<Facts, String> 
             Some((name, version)) => Facts::Npm(LangRecord { name, version }),
             None => return Err("package.json without name and version".into()),
         },
+        FileKind::RpmSqlite => Facts::Rpm(rpm::parse_rpmdb(bytes)?),
+        FileKind::JavaArchive => Facts::Java(java::parse_archive(bytes)?),
+        FileKind::CargoLock => Facts::CargoLock(rust::parse_cargo_lock(&text())?),
     })
 }
 
@@ -170,6 +230,14 @@ pub enum PackageKind {
     Python,
     /// An npm package.
     Npm,
+    /// An rpm (Red Hat family) package.
+    Rpm,
+    /// A Maven package, from a Java archive.
+    Maven,
+    /// A Rust crate from crates.io.
+    Cargo,
+    /// A Go module, or the Go standard library (`stdlib`).
+    Go,
 }
 
 /// A package installed in an image.
@@ -177,16 +245,19 @@ pub enum PackageKind {
 pub struct Package {
     /// Which package manager.
     pub kind: PackageKind,
-    /// The name matched against advisories: the binary package for dpkg and
-    /// apk, the PEP 503-normalized name for Python, the name for npm.
+    /// The name matched against advisories: the binary package for dpkg,
+    /// apk and rpm, the PEP 503-normalized name for Python, the name for npm
+    /// and crates.io, `groupId:artifactId` for Maven, the module path (or
+    /// `stdlib`) for Go.
     pub name: String,
     /// The name as the package writes it, for display (`PyYAML`).
     pub display_name: String,
     /// The installed version.
     pub version: String,
-    /// For OS packages, the source package (dpkg `Source:`, apk `o:`), which is
-    /// the name OSV's Debian, Ubuntu and Alpine records use; the binary name
-    /// when the package has no separate source. `None` for language packages.
+    /// For OS packages, the source package (dpkg `Source:`, apk `o:`, rpm
+    /// `SOURCERPM`), which is the name OSV's Debian, Ubuntu and Alpine records
+    /// use; the binary name when the package has no separate source. `None`
+    /// for language packages.
     pub source_name: Option<String>,
     /// For OS packages, the source version (`Source: name (version)`),
     /// otherwise the package's own version. `None` for language packages.
@@ -263,6 +334,26 @@ fn found<'a>(view: &FsView<'a>) -> Vec<Found<'a>> {
                 source_version: None,
                 arch: r.arch.as_deref(),
             })),
+            Facts::Rpm(records) => out.extend(records.iter().map(|r| Found {
+                kind: PackageKind::Rpm,
+                path,
+                name: &r.name,
+                version: &r.version,
+                source: r.source.as_deref(),
+                source_version: r.source_version.as_deref(),
+                arch: r.arch.as_deref(),
+            })),
+            Facts::Java(records) => out.extend(records.iter().map(|r| Found {
+                kind: PackageKind::Maven,
+                path,
+                name: &r.name,
+                version: &r.version,
+                source: None,
+                source_version: None,
+                arch: None,
+            })),
+            Facts::CargoLock(crates) | Facts::RustBinary(crates) => out.extend(rust::found(path, crates)),
+            Facts::GoBinary(info) => out.extend(golang::found(path, info)),
             Facts::Python(r) | Facts::Npm(r) => out.push(Found {
                 kind: if matches!(facts, Facts::Python(_)) {
                     PackageKind::Python
@@ -338,7 +429,7 @@ pub fn image_inventory(layers: &[LayerIndex]) -> Inventory {
     }
 
     let os = detect_os(&view);
-    let owned: HashSet<&str> = view
+    let mut owned: HashSet<&str> = view
         .iter()
         .filter_map(|(_, _, record)| match record {
             FileRecord::Facts(Facts::DpkgOwned(paths)) => Some(paths),
@@ -347,6 +438,15 @@ pub fn image_inventory(layers: &[LayerIndex]) -> Inventory {
         .flatten()
         .map(String::as_str)
         .collect();
+    owned.extend(
+        view.iter()
+            .filter_map(|(_, _, record)| match record {
+                FileRecord::Facts(Facts::Rpm(records)) => Some(records),
+                _ => None,
+            })
+            .flatten()
+            .flat_map(|r| r.files.iter().map(String::as_str)),
+    );
     let is_owned = |p: &str| {
         // Merged /usr: a package lists /lib/… but the file is at usr/lib/….
         owned.contains(p) || p.strip_prefix("usr/").is_some_and(|rest| owned.contains(rest))
@@ -360,7 +460,7 @@ pub fn image_inventory(layers: &[LayerIndex]) -> Inventory {
             .copied()
             .unwrap_or(layers.len().saturating_sub(1));
         let package = match f.kind {
-            PackageKind::Deb | PackageKind::Apk => {
+            PackageKind::Deb | PackageKind::Apk | PackageKind::Rpm => {
                 let package = os_package(&f, os.as_ref(), layer);
                 // Listed twice (status and status.d): one package.
                 if !seen_os_purls.insert(package.purl.clone()) {
@@ -368,7 +468,7 @@ pub fn image_inventory(layers: &[LayerIndex]) -> Inventory {
                 }
                 package
             }
-            PackageKind::Python | PackageKind::Npm => {
+            PackageKind::Python | PackageKind::Npm | PackageKind::Maven | PackageKind::Cargo | PackageKind::Go => {
                 if is_owned(f.path) {
                     continue;
                 }
@@ -392,12 +492,14 @@ pub fn image_inventory(layers: &[LayerIndex]) -> Inventory {
 fn os_package(f: &Found<'_>, os: Option<&Os>, layer: usize) -> Package {
     let (purl_type, family, default_namespace): (_, &[&str], _) = match f.kind {
         PackageKind::Deb => ("deb", &["debian", "ubuntu"], "debian"),
+        PackageKind::Rpm => ("rpm", rpm::FAMILY, "redhat"),
         _ => ("apk", &["alpine", "wolfi", "chainguard"], "alpine"),
     };
     let os = os.filter(|os| family.contains(&os.id.as_str()));
     let ecosystem = os.and_then(|os| os.ecosystem.clone()).unwrap_or_else(|| {
         let bare = match f.kind {
             PackageKind::Deb => "Debian",
+            PackageKind::Rpm => "Red Hat",
             _ => "Alpine",
         };
         bare.to_owned()
@@ -406,12 +508,22 @@ fn os_package(f: &Found<'_>, os: Option<&Os>, layer: usize) -> Package {
     let distro = os.and_then(|os| os.version_id.as_ref().map(|v| format!("{}-{v}", os.id)));
     let source_name = f.source.unwrap_or(f.name);
     let upstream = (source_name != f.name).then_some(source_name);
+    // rpm purls carry the epoch as a qualifier, not in the version.
+    let (epoch, purl_version) = match f.kind {
+        PackageKind::Rpm => rpm::split_epoch(f.version),
+        _ => (None, f.version),
+    };
     let purl = purl::purl(
         purl_type,
         Some(namespace),
         f.name,
-        f.version,
-        &[("arch", f.arch), ("distro", distro.as_deref()), ("upstream", upstream)],
+        purl_version,
+        &[
+            ("arch", f.arch),
+            ("distro", distro.as_deref()),
+            ("epoch", epoch),
+            ("upstream", upstream),
+        ],
     );
     Package {
         kind: f.kind,
@@ -434,6 +546,15 @@ fn language_package(f: &Found<'_>, layer: usize) -> Package {
             let purl = purl::purl("pypi", None, &name, f.version, &[]);
             (name, "PyPI", purl)
         }
+        PackageKind::Maven => {
+            let purl = match f.name.split_once(':') {
+                Some((group, artifact)) => purl::purl("maven", Some(group), artifact, f.version, &[]),
+                None => purl::purl("maven", None, f.name, f.version, &[]),
+            };
+            (f.name.to_owned(), "Maven", purl)
+        }
+        PackageKind::Cargo => (f.name.to_owned(), "crates.io", rust::purl(f.name, f.version)),
+        PackageKind::Go => (f.name.to_owned(), "Go", golang::purl(f.name, f.version)),
         _ => {
             let purl = match f.name.split_once('/') {
                 Some((scope, bare)) if scope.starts_with('@') => purl::purl("npm", Some(scope), bare, f.version, &[]),

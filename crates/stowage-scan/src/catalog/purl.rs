@@ -17,7 +17,7 @@ fn encode(s: &str, keep_colon: bool) -> String {
 }
 
 /// Builds a purl. `qualifiers` must be given sorted by key; empty values are
-/// left out.
+/// left out. A `/` in `namespace` separates its segments.
 pub(crate) fn purl(
     ty: &str,
     namespace: Option<&str>,
@@ -27,8 +27,11 @@ pub(crate) fn purl(
 ) -> String {
     let mut out = format!("pkg:{ty}/");
     if let Some(ns) = namespace {
-        out.push_str(&encode(ns, false));
-        out.push('/');
+        // Segments are encoded one by one: a Go module's `golang.org/x` stays.
+        for segment in ns.split('/') {
+            out.push_str(&encode(segment, false));
+            out.push('/');
+        }
     }
     out.push_str(&encode(name, false));
     out.push('@');

@@ -4,7 +4,7 @@
 //!
 //! Matching is by ecosystem and name only, never fuzzy and never by CPE:
 //!
-//! * OS packages (dpkg, apk) match the distribution's advisories by their
+//! * OS packages (dpkg, apk, rpm) match the distribution's advisories by their
 //!   *source* package (`source_name`, compared at `source_version`), which is
 //!   what OSV's Debian, Ubuntu and Alpine records name; a binary package whose
 //!   own name happens to be an advisory's package does not match unless it is
@@ -74,20 +74,41 @@ pub struct Matched {
 /// package's for OS packages, the package's own for language packages.
 pub fn match_key(package: &Package) -> (&str, &str, &str) {
     let (name, version) = match package.kind {
-        PackageKind::Deb | PackageKind::Apk => (
+        PackageKind::Deb | PackageKind::Apk | PackageKind::Rpm => (
             package.source_name.as_deref().unwrap_or(&package.name),
             package.source_version.as_deref().unwrap_or(&package.version),
         ),
-        PackageKind::Python | PackageKind::Npm => (package.name.as_str(), package.version.as_str()),
+        PackageKind::Python | PackageKind::Npm | PackageKind::Maven | PackageKind::Cargo | PackageKind::Go => {
+            (package.name.as_str(), package.version.as_str())
+        }
     };
     (&package.ecosystem, name, version)
+}
+
+/// Every (ecosystem, name, version) a package is matched under: its
+/// [`match_key`], and for rpm also its binary name and version, because the
+/// RPM-based distributions' OSV records (AlmaLinux, Rocky, Red Hat) name the
+/// binary packages an erratum ships rather than their source package.
+pub fn match_keys(package: &Package) -> Vec<(&str, &str, &str)> {
+    let key = match_key(package);
+    let binary = (
+        package.ecosystem.as_str(),
+        package.name.as_str(),
+        package.version.as_str(),
+    );
+    if package.kind == PackageKind::Rpm && binary != key {
+        vec![key, binary]
+    } else {
+        vec![key]
+    }
 }
 
 /// Matches every package of `inventory` against the advisories
 /// `advisories_for(ecosystem, name)` returns for it: `ecosystem` is the
 /// package's (`Debian:12`, `PyPI`), so the lookup must also return records of
 /// the bare ecosystem (`Debian`); `name` is the source package for OS
-/// packages, the ecosystem-normalized name otherwise. The lookup may return
+/// packages (and the binary package for rpm, see [`match_keys`]), the
+/// ecosystem-normalized name otherwise. The lookup may return
 /// more than concerns the package: each record is checked here
 /// ([`osv::match_package`]). One finding per advisory id and package (name,
 /// version, path), however many times either comes back.
@@ -95,31 +116,32 @@ pub fn match_inventory<'a>(inventory: &Inventory, advisories_for: impl Fn(&str, 
     let mut matched = Matched::default();
     let mut seen: HashSet<(&str, &str, &str, &str)> = HashSet::new();
     for package in &inventory.packages {
-        let (ecosystem, name, version) = match_key(package);
-        let lookup = osv::normalize_name(ecosystem, name);
-        for advisory in advisories_for(ecosystem, &lookup) {
-            let key = (
-                advisory.id.as_str(),
-                package.name.as_str(),
-                package.version.as_str(),
-                package.path.as_str(),
-            );
-            if seen.contains(&key) {
-                continue;
-            }
-            match osv::match_package(advisory, ecosystem, name, version) {
-                Ok(Some(m)) => {
-                    seen.insert(key);
-                    matched.findings.push(finding(&m, package));
+        for (ecosystem, name, version) in match_keys(package) {
+            let lookup = osv::normalize_name(ecosystem, name);
+            for advisory in advisories_for(ecosystem, &lookup) {
+                let key = (
+                    advisory.id.as_str(),
+                    package.name.as_str(),
+                    package.version.as_str(),
+                    package.path.as_str(),
+                );
+                if seen.contains(&key) {
+                    continue;
                 }
-                Ok(None) => {}
-                Err(e) => {
-                    seen.insert(key);
-                    matched.skipped.push(Skipped {
-                        package: package.clone(),
-                        advisory_id: advisory.id.clone(),
-                        reason: e.to_string(),
-                    });
+                match osv::match_package(advisory, ecosystem, name, version) {
+                    Ok(Some(m)) => {
+                        seen.insert(key);
+                        matched.findings.push(finding(&m, package));
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        seen.insert(key);
+                        matched.skipped.push(Skipped {
+                            package: package.clone(),
+                            advisory_id: advisory.id.clone(),
+                            reason: e.to_string(),
+                        });
+                    }
                 }
             }
         }

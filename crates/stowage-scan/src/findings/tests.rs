@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use super::*;
-use crate::catalog::image_inventory;
+use crate::catalog::{Inventory, PackageKind, image_inventory};
 use crate::layers::tests::{LayerBuilder, index};
 use crate::osv::{Format, SeverityLevel, SeveritySource, parse};
 
@@ -421,6 +421,56 @@ fn os_packages_match_by_source_name_only() {
     assert_eq!(f.uri, "https://osv.dev/vulnerability/DEBIAN-TEST-4");
     assert_eq!(f.vulnerability_id, "DEBIAN-TEST-4");
     assert_eq!(f.severity.level, SeverityLevel::Undefined);
+}
+
+#[test]
+fn rpm_packages_match_by_source_or_binary_name() {
+    let rpm = |name: &str| crate::catalog::Package {
+        kind: PackageKind::Rpm,
+        name: name.to_string(),
+        display_name: name.to_string(),
+        version: "1:3.0.7-24.el9".to_string(),
+        source_name: Some("openssl".to_string()),
+        source_version: Some("1:3.0.7-24.el9".to_string()),
+        ecosystem: "AlmaLinux:9".to_string(),
+        purl: format!("pkg:rpm/almalinux/{name}@3.0.7-24.el9?epoch=1"),
+        path: "var/lib/rpm/rpmdb.sqlite".to_string(),
+        layer: 0,
+    };
+    let inventory = Inventory {
+        os: None,
+        packages: vec![rpm("openssl-libs"), rpm("openssl")],
+    };
+    // AlmaLinux's records list the binary packages an erratum ships.
+    let alsa = parse(
+        br#"{"id": "ALSA-TEST-1", "modified": "2024-01-01T00:00:00Z",
+             "affected": [{"package": {"ecosystem": "AlmaLinux:9", "name": "openssl-libs"},
+                           "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:3.0.7-25.el9"}]}]}]}"#,
+        Format::Json,
+    )
+    .unwrap();
+    let matched = match_inventory(
+        &inventory,
+        |_, n| if n == "openssl-libs" { vec![&alsa] } else { vec![] },
+    );
+    let got: Vec<_> = matched.findings.iter().map(|f| f.package.name.as_str()).collect();
+    assert_eq!(
+        got,
+        ["openssl-libs"],
+        "matched by the binary name only where the record names it"
+    );
+    assert_eq!(matched.findings[0].fixed_in.as_deref(), Some("1:3.0.7-25.el9"));
+    // A record naming the source package matches every binary built from it, once each.
+    let source = parse(
+        br#"{"id": "ALSA-TEST-2", "modified": "2024-01-01T00:00:00Z",
+             "affected": [{"package": {"ecosystem": "AlmaLinux:9", "name": "openssl"},
+                           "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:3.0.7-25.el9"}]}]}]}"#,
+        Format::Json,
+    )
+    .unwrap();
+    let by_source = match_inventory(&inventory, |_, n| if n == "openssl" { vec![&source] } else { vec![] });
+    let got: Vec<_> = by_source.findings.iter().map(|f| f.package.name.as_str()).collect();
+    assert_eq!(got, ["openssl", "openssl-libs"]);
 }
 
 #[test]

@@ -11,6 +11,10 @@
 //! - walks the tar entries with the `tar` crate, never holding the layer in
 //!   memory: only the few files catalogers read are read, each parsed at once
 //!   into [`Facts`], so the index holds facts, not contents;
+//! - reads executables by content ([`crate::catalog`]'s binary catalogers):
+//!   only regular files with an execute bit, only past their first 4 bytes
+//!   when those are the ELF magic, so other files cost no extra reads; one
+//!   that yields nothing is not recorded;
 //! - records whiteouts (`.wh.<name>` deletes `<name>` of lower layers) and
 //!   opaque directories (`.wh..wh..opq`: the directory's lower-layer contents
 //!   are hidden); other `.wh..wh.*` names (aufs bookkeeping) are ignored;
@@ -20,7 +24,11 @@
 //!   entry's path has a `..` component;
 //! - enforces [`Limits`]: entries, decompressed bytes, size of a file it
 //!   reads, path length, size of tar extension headers, indexed files.
-//!   Exceeding one is a [`LayerError`]: the scan of the image fails.
+//!   Exceeding one is a [`LayerError`]: the scan of the image fails. The one
+//!   exception is an archive (a jar) or rpm database over
+//!   [`Limits::max_archive_bytes`]: it is recorded as unread and the walk goes
+//!   on (an executable over [`Limits::max_binary_bytes`] is streamed, never an
+//!   error either).
 //!
 //! The `tar` crate is driven in raw mode: it reads GNU long names and PAX
 //! extended headers whole into memory with no bound, so we read those records
@@ -29,6 +37,7 @@
 //! header's size (files over 8 GiB written by PAX-only writers), and GNU
 //! sparse files with extended sparse maps.
 
+mod binaries;
 mod decode;
 pub(crate) mod path;
 #[cfg(test)]
@@ -79,6 +88,15 @@ pub struct Limits {
     /// Size of one file the indexer reads (package databases, `METADATA`,
     /// `package.json`, dpkg file lists, os-release).
     pub max_file_bytes: u64,
+    /// Size of one archive (jar, war, ear) or rpm sqlite database the indexer
+    /// reads, held in memory while it is read (the database twice). A larger
+    /// one is skipped ([`FileRecord::Unparsed`]), not an error: fat jars of a
+    /// few hundred MiB are ordinary.
+    pub max_archive_bytes: u64,
+    /// Size of an executable read whole (for Go build info, cargo-auditable's
+    /// `.dep-v0`), held in memory while it is read. A larger one is streamed
+    /// for Go (≥ 1.18) build info only, not kept, and never an error.
+    pub max_binary_bytes: u64,
     /// Length of an entry's path or link target, in bytes.
     pub max_path_bytes: usize,
     /// Size of one PAX extended header.
@@ -95,6 +113,8 @@ impl Default for Limits {
             max_entries: 2_000_000,
             max_total_bytes: 64 << 30,
             max_file_bytes: 64 << 20,
+            max_archive_bytes: 256 << 20,
+            max_binary_bytes: 64 << 20,
             max_path_bytes: 4096,
             max_extension_bytes: 1 << 20,
             max_indexed_files: 500_000,
@@ -221,7 +241,7 @@ pub struct LayerIndex {
 impl LayerIndex {
     /// The current index format. Bump it whenever what is recorded changes
     /// (a new cataloger, a parser fix), so stored indexes are made again.
-    pub const FORMAT: u32 = 1;
+    pub const FORMAT: u32 = 2;
 
     fn new(compression: Compression) -> Self {
         LayerIndex {
@@ -473,10 +493,20 @@ impl Walker<'_> {
         }
 
         let Some(kind) = catalog::classify(&path) else {
-            return Ok(());
+            return self.unclassified(entry, path, entry_type, size, raw_link);
         };
-        let record = if entry_type.is_file() || entry_type.is_contiguous() {
-            if size > self.limits.max_file_bytes {
+        let record = if (entry_type.is_file() || entry_type.is_contiguous())
+            && kind.is_large()
+            && size > self.limits.max_archive_bytes
+        {
+            FileRecord::Unparsed {
+                reason: format!(
+                    "{size} bytes, over the {}-byte limit for an archive or database the scanner reads",
+                    self.limits.max_archive_bytes
+                ),
+            }
+        } else if entry_type.is_file() || entry_type.is_contiguous() {
+            if size > self.limits.max_file_bytes && !kind.is_large() {
                 return Err(LayerError::FileTooLarge {
                     path,
                     size,

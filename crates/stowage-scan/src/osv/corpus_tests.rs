@@ -123,7 +123,7 @@ fn the_copied_subset_parses() {
     assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(
         by_folder,
-        BTreeMap::from([("Go".into(), 10), ("PyPI".into(), 12), ("crates.io".into(), 12)])
+        BTreeMap::from([("Go".into(), 14), ("PyPI".into(), 12), ("crates.io".into(), 15)])
     );
 }
 

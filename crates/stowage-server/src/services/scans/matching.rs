@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 use stowage_meta::MetaError;
 use stowage_scan::catalog::Inventory;
-use stowage_scan::findings::{self, Finding, match_key};
+use stowage_scan::findings::{self, Finding, match_keys};
 use stowage_scan::osv::{self, Advisory, base_ecosystem};
 
 use crate::AppState;
@@ -53,10 +53,11 @@ pub struct Matched {
 }
 
 /// The keys under which the advisory database lists a package.
-fn lookup_key(package: &stowage_scan::catalog::Package) -> (String, String) {
-    let (ecosystem, name, _) = match_key(package);
-    let base = base_ecosystem(ecosystem);
-    (base.to_string(), osv::normalize_name(base, name).into_owned())
+fn lookup_keys(package: &stowage_scan::catalog::Package) -> impl Iterator<Item = (String, String)> + '_ {
+    match_keys(package).into_iter().map(|(ecosystem, name, _)| {
+        let base = base_ecosystem(ecosystem);
+        (base.to_string(), osv::normalize_name(base, name).into_owned())
+    })
 }
 
 /// Matches `inventory` against the stored advisories; `previous` findings
@@ -67,7 +68,7 @@ pub async fn match_inventory(
     previous: &[StoredFinding],
     now: i64,
 ) -> Result<Matched, MetaError> {
-    let packages: BTreeSet<(String, String)> = inventory.packages.iter().map(lookup_key).collect();
+    let packages: BTreeSet<(String, String)> = inventory.packages.iter().flat_map(lookup_keys).collect();
     let mut advisories: HashMap<(String, String), Vec<Advisory>> = HashMap::new();
     for key in &packages {
         let bodies = state.meta.advisories_for(&key.0, &key.1).await?;
