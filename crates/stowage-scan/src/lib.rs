@@ -8,4 +8,5 @@ pub mod catalog;
 pub mod findings;
 pub mod layers;
 pub mod osv;
+pub mod sbom;
 pub mod version;

@@ -49,6 +49,11 @@ enum Command {
         #[command(subcommand)]
         command: stowage::commands::vulndb::VulndbCommand,
     },
+    /// Image scanning: print an image's packages as an SBOM.
+    Scan {
+        #[command(subcommand)]
+        command: stowage::commands::scan::ScanCommand,
+    },
     /// Run a garbage-collection pass now and report what it freed (JSON).
     Gc {
         /// List what would be deleted without deleting anything.
@@ -188,6 +193,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Vulndb { command } => {
             let state = stowage::open(&config, None).await?;
             stowage::commands::vulndb::execute(&state, command, &mut std::io::stdout().lock()).await
+        }
+        Command::Scan { command } => {
+            let state = stowage::open(&config, None).await?;
+            stowage::commands::scan::execute(&state, command, &mut std::io::stdout().lock()).await
         }
         Command::Gc { dry_run } => {
             let state = stowage::open(&config, None).await?;

@@ -3,4 +3,5 @@
 pub mod account;
 pub mod audit;
 pub mod lifecycle;
+pub mod scan;
 pub mod vulndb;

@@ -33,6 +33,7 @@ mod encryption;
 mod kms;
 mod master_key;
 mod tls;
+mod sbom;
 mod vulndb;
 
 mod bootstrap;
