@@ -34,6 +34,7 @@ mod kms;
 mod master_key;
 mod tls;
 mod sbom;
+mod scanning;
 mod vulndb;
 
 mod bootstrap;
