@@ -32,9 +32,9 @@ mod lifecycle;
 mod encryption;
 mod kms;
 mod master_key;
-mod tls;
 mod sbom;
 mod scanning;
+mod tls;
 mod vulndb;
 
 mod bootstrap;
