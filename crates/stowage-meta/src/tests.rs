@@ -1503,3 +1503,42 @@ both!(layer_indexes_are_kept_by_digest_and_format, |meta: Meta| async move {
     assert_eq!(meta.layer_index(&d, 2).await.unwrap().as_deref(), Some("{\"v\":2}"));
     assert!(meta.layer_index(&d, 1).await.unwrap().is_none());
 });
+
+both!(
+    advisories_are_found_for_many_packages_at_once,
+    |meta: Meta| async move {
+        let advisory = |id: &str, packages: &[(&str, &str)]| crate::NewAdvisory {
+            id: id.into(),
+            source: "PyPI".into(),
+            modified: "2024-01-01T00:00:00Z".into(),
+            modified_ms: 1,
+            body: format!("{{\"id\":\"{id}\"}}"),
+            packages: packages.iter().map(|(e, n)| (e.to_string(), n.to_string())).collect(),
+        };
+        meta.put_advisories(&[
+            advisory("A-1", &[("PyPI", "jinja2"), ("PyPI", "flask")]),
+            advisory("A-2", &[("PyPI", "jinja2")]),
+            advisory("A-3", &[("npm", "jinja2")]),
+        ])
+        .await
+        .unwrap();
+        // More packages than one query takes, most of them unknown.
+        let mut wanted: Vec<(String, String)> = (0..450).map(|i| ("PyPI".to_string(), format!("pkg-{i}"))).collect();
+        wanted.push(("PyPI".into(), "jinja2".into()));
+        wanted.insert(0, ("PyPI".into(), "flask".into()));
+        let got = meta.advisories_for_packages(&wanted).await.unwrap();
+        let got: Vec<(&str, &str, &str)> = got
+            .iter()
+            .map(|(e, n, id, _)| (e.as_str(), n.as_str(), id.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("PyPI", "flask", "A-1"),
+                ("PyPI", "jinja2", "A-1"),
+                ("PyPI", "jinja2", "A-2")
+            ]
+        );
+        assert!(meta.advisories_for_packages(&[]).await.unwrap().is_empty());
+    }
+);

@@ -126,16 +126,37 @@ impl Meta {
             .collect()
     }
 
-    /// The advisories (JSON bodies) naming a package, by id.
-    pub async fn advisories_for(&self, ecosystem: &str, name: &str) -> Result<Vec<String>, MetaError> {
-        let rows = sqlx::query(
-            "SELECT a.body FROM advisory_packages p JOIN advisories a ON a.id = p.advisory_id \
-             WHERE p.ecosystem = $1 AND p.name = $2 ORDER BY a.id",
-        )
-        .bind(ecosystem)
-        .bind(name)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|row| get(row, "body")).collect()
+    /// The advisories naming any of `packages` ((ecosystem without release,
+    /// name as matched) pairs): (ecosystem, name, advisory id, JSON body), a
+    /// few queries for any number of packages.
+    pub async fn advisories_for_packages(
+        &self,
+        packages: &[(String, String)],
+    ) -> Result<Vec<(String, String, String, String)>, MetaError> {
+        let mut out = Vec::new();
+        for chunk in packages.chunks(200) {
+            let values = (0..chunk.len())
+                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT p.ecosystem, p.name, a.id, a.body FROM advisory_packages p \
+                 JOIN advisories a ON a.id = p.advisory_id WHERE (p.ecosystem, p.name) IN (VALUES {values}) \
+                 ORDER BY p.ecosystem, p.name, a.id"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (ecosystem, name) in chunk {
+                q = q.bind(ecosystem).bind(name);
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                out.push((
+                    get(&row, "ecosystem")?,
+                    get(&row, "name")?,
+                    get(&row, "id")?,
+                    get(&row, "body")?,
+                ));
+            }
+        }
+        Ok(out)
     }
 }

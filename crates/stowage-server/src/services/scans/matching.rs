@@ -69,14 +69,20 @@ pub async fn match_inventory(
     now: i64,
 ) -> Result<Matched, MetaError> {
     let packages: BTreeSet<(String, String)> = inventory.packages.iter().flat_map(lookup_keys).collect();
-    let mut advisories: HashMap<(String, String), Vec<Advisory>> = HashMap::new();
-    for key in &packages {
-        let bodies = state.meta.advisories_for(&key.0, &key.1).await?;
-        let parsed = bodies
-            .iter()
-            .filter_map(|b| serde_json::from_str::<Advisory>(b).ok())
-            .collect();
-        advisories.insert(key.clone(), parsed);
+    let keys: Vec<(String, String)> = packages.iter().cloned().collect();
+    let rows = state.meta.advisories_for_packages(&keys).await?;
+    // Each record is parsed once, however many packages it names.
+    let mut parsed: HashMap<String, std::sync::Arc<Advisory>> = HashMap::new();
+    let mut advisories: HashMap<(String, String), Vec<std::sync::Arc<Advisory>>> = HashMap::new();
+    for (ecosystem, name, id, body) in rows {
+        let advisory = match parsed.get(&id) {
+            Some(a) => a.clone(),
+            None => match serde_json::from_str::<Advisory>(&body) {
+                Ok(a) => parsed.entry(id).or_insert(std::sync::Arc::new(a)).clone(),
+                Err(_) => continue,
+            },
+        };
+        advisories.entry((ecosystem, name)).or_default().push(advisory);
     }
     let sources = state.meta.vuln_sources().await?;
     let ecosystems: BTreeSet<&str> = packages.iter().map(|(e, _)| e.as_str()).collect();
@@ -92,10 +98,10 @@ pub async fn match_inventory(
             let base = base_ecosystem(ecosystem);
             advisories
                 .get(&(base.to_string(), name.to_string()))
-                .map(|v| v.iter().collect())
+                .map(|v| v.iter().map(|a| &**a).collect())
                 .unwrap_or_default()
         });
-        let by_id: HashMap<&str, &Advisory> = advisories.values().flatten().map(|a| (a.id.as_str(), a)).collect();
+        let by_id: HashMap<&str, &Advisory> = parsed.values().map(|a| (a.id.as_str(), &**a)).collect();
         matched
             .findings
             .into_iter()
