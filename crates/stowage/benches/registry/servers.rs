@@ -95,13 +95,24 @@ pub struct Server {
 impl Server {
     /// Starts a fresh registry of `kind` with a temp data dir under `parent`.
     pub async fn start(kind: Kind, parent: &Path, docker_registry: &Path) -> anyhow::Result<Server> {
-        Self::start_with(kind, parent, docker_registry, StowageOptions::default()).await
+        Self::start_with(kind, parent, docker_registry, StowageOptions::default(), None).await
     }
 
     /// Starts Stowage with a temp data dir under `parent` and extra `options`
     /// (e.g. a node of a cluster: a shared database and bucket).
     pub async fn start_stowage(parent: &Path, options: StowageOptions) -> anyhow::Result<Server> {
-        Self::start_with(Kind::Stowage, parent, Path::new(""), options).await
+        Self::start_with(Kind::Stowage, parent, Path::new(""), options, None).await
+    }
+
+    /// Like [`Server::start_stowage`], also sending every JSON line of the
+    /// server's log to `log` (the scan bench reads its `scan finished` lines).
+    #[allow(dead_code)] // used by the scan bench only
+    pub async fn start_stowage_with_log(
+        parent: &Path,
+        options: StowageOptions,
+        log: std::sync::mpsc::Sender<serde_json::Value>,
+    ) -> anyhow::Result<Server> {
+        Self::start_with(Kind::Stowage, parent, Path::new(""), options, Some(log)).await
     }
 
     async fn start_with(
@@ -109,6 +120,7 @@ impl Server {
         parent: &Path,
         docker_registry: &Path,
         options: StowageOptions,
+        log: Option<std::sync::mpsc::Sender<serde_json::Value>>,
     ) -> anyhow::Result<Server> {
         let dir = tempfile::Builder::new()
             .prefix(&format!("bench-{}-", kind.name()))
@@ -117,7 +129,7 @@ impl Server {
         let data_dir = dir.path().join("data");
         std::fs::create_dir(&data_dir)?;
         let (child, addr) = match kind {
-            Kind::Stowage => spawn_stowage(&data_dir, &options).await?,
+            Kind::Stowage => spawn_stowage(&data_dir, &options, log).await?,
             Kind::DockerRegistry => spawn_docker_registry(docker_registry, dir.path(), &data_dir)?,
         };
         let mut server = Server {
@@ -180,7 +192,7 @@ impl Server {
     }
 
     /// Runs a `stowage` admin subcommand on this server's data dir; returns stdout.
-    fn stowage_admin(&self, args: &[&str]) -> anyhow::Result<String> {
+    pub fn stowage_admin(&self, args: &[&str]) -> anyhow::Result<String> {
         let out = self
             .options
             .command()
@@ -268,7 +280,11 @@ impl Server {
 
 /// Starts `stowage serve` on a kernel-chosen port and reads the bound address
 /// from its JSON start-up log line.
-async fn spawn_stowage(data_dir: &Path, options: &StowageOptions) -> anyhow::Result<(ChildGuard, SocketAddr)> {
+async fn spawn_stowage(
+    data_dir: &Path,
+    options: &StowageOptions,
+    log: Option<std::sync::mpsc::Sender<serde_json::Value>>,
+) -> anyhow::Result<(ChildGuard, SocketAddr)> {
     let mut child = options
         .command()
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--data-dir"])
@@ -281,7 +297,7 @@ async fn spawn_stowage(data_dir: &Path, options: &StowageOptions) -> anyhow::Res
     let stderr = child.stderr.take().expect("piped stderr");
     let guard = ChildGuard(child);
     let (tx, rx) = oneshot::channel();
-    std::thread::spawn(move || drain_stowage_log(stderr, tx));
+    std::thread::spawn(move || drain_stowage_log(stderr, tx, log));
     let listen = tokio::time::timeout(START_TIMEOUT, rx)
         .await
         .context("stowage did not log its listen address in time")?
@@ -290,8 +306,12 @@ async fn spawn_stowage(data_dir: &Path, options: &StowageOptions) -> anyhow::Res
 }
 
 /// Reads Stowage's JSON log: sends the `listen` address once, echoes warnings
-/// and errors, and discards the per-request lines.
-fn drain_stowage_log(stderr: impl Read, tx: oneshot::Sender<String>) {
+/// and errors, passes every line to `log` if given, and discards the rest.
+fn drain_stowage_log(
+    stderr: impl Read,
+    tx: oneshot::Sender<String>,
+    log: Option<std::sync::mpsc::Sender<serde_json::Value>>,
+) {
     let mut tx = Some(tx);
     for line in BufReader::new(stderr).lines().map_while(Result::ok) {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
@@ -305,6 +325,9 @@ fn drain_stowage_log(stderr: impl Read, tx: oneshot::Sender<String>) {
         }
         if matches!(v.get("level").and_then(|l| l.as_str()), Some("WARN" | "ERROR")) {
             eprintln!("[stowage] {line}");
+        }
+        if let Some(log) = &log {
+            let _ = log.send(v);
         }
     }
 }
