@@ -210,6 +210,28 @@ impl Meta {
         rows.iter().map(crate::repositories::from_row).collect()
     }
 
+    /// Per private repository of an account: (name, images, bytes), bytes as
+    /// `imageSizeInBytes` sums them.
+    pub async fn repository_usage(&self, account_id: &str) -> Result<Vec<(String, u64, u64)>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT r.name, COUNT(m.digest) AS images, COALESCE(SUM(m.image_size), 0) AS bytes \
+             FROM repositories r LEFT JOIN manifests m ON m.repository_id = r.id \
+             WHERE r.account_id = $1 AND r.public = 0 GROUP BY r.name ORDER BY r.name",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    get::<String>(r, "name")?,
+                    get::<i64>(r, "images")? as u64,
+                    get::<i64>(r, "bytes")? as u64,
+                ))
+            })
+            .collect()
+    }
+
     /// Deletes a repository with everything in it; unless `force`, only when it
     /// holds no image. Returns the deleted repository.
     pub async fn delete_repository(&self, repo: &crate::Repository, force: bool) -> Result<(), MetaError> {

@@ -30,6 +30,7 @@ macro_rules! json_operations {
 }
 
 pub mod auth;
+pub mod console;
 pub mod ecr;
 pub mod ecr_public;
 pub mod iam;
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .merge(console::router().layer(axum::middleware::from_fn(console::security_headers)))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ops::observe))
         .with_state(state)
 }

@@ -122,6 +122,21 @@ async fn handle(state: &AppState, req: Request, endpoint: &mut &'static str) -> 
     *endpoint = op.name();
 
     let input = input_object(&body)?;
+    let mut facts = RequestFacts::from_extensions(&parts.extensions);
+    request_tags(&input, &mut facts);
+    invoke(state, identity, op, input, facts).await
+}
+
+/// Authorizes `op` for `identity` (as its IAM action on the resource the input
+/// names) and runs it: the one way into the ECR operations, for the wire and
+/// for the console.
+pub async fn invoke(
+    state: &AppState,
+    identity: Identity,
+    op: Operation,
+    input: Value,
+    facts: RequestFacts,
+) -> Result<Value, EcrError> {
     let account = registry_id(&input, &identity)?;
     let resource_arn = resource_arn(op, &input, state, &account);
     let repository = match resource_repository_name(&input, &resource_arn) {
@@ -129,8 +144,6 @@ async fn handle(state: &AppState, req: Request, endpoint: &mut &'static str) -> 
         None => None,
     };
     let principal = Principal::Authenticated(identity.clone());
-    let mut facts = RequestFacts::from_extensions(&parts.extensions);
-    request_tags(&input, &mut facts);
     authz::authorize(
         state,
         &principal,

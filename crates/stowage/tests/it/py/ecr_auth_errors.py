@@ -65,12 +65,10 @@ status, _, body = raw_post("SomethingElse_20200101.DescribeRepositories", b"{}")
 expect_raw_error("UnknownOperationException", status, body)
 ok("foreign target prefix -> UnknownOperationException")
 
-expect_error("ValidationException", ecr.get_registry_scanning_configuration)
-e = expect_error(
-    "ValidationException", ecr.describe_image_scan_findings, repositoryName="anything", imageId={"imageTag": "x"}
-)
+expect_error("ValidationException", ecr.describe_pull_through_cache_rules)
+e = expect_error("ValidationException", ecr.get_signing_configuration)
 assert "not supported" in e.response["Error"]["Message"], e.response["Error"]
-ok("modelled but not yet served ops (GetRegistryScanningConfiguration, DescribeImageScanFindings) -> ValidationException")
+ok("modelled but not yet served ops (DescribePullThroughCacheRules, GetSigningConfiguration) -> ValidationException")
 
 for bad in (b'{"repositoryNames": [', b"[]", b'{"repositoryNames": "notalist"}'):
     status, _, body = raw_post(DESCRIBE, bad)
