@@ -214,7 +214,7 @@ impl Meta {
     /// `imageSizeInBytes` sums them.
     pub async fn repository_usage(&self, account_id: &str) -> Result<Vec<(String, u64, u64)>, MetaError> {
         let rows = sqlx::query(
-            "SELECT r.name, COUNT(m.digest) AS images, COALESCE(SUM(m.image_size), 0) AS bytes \
+            "SELECT r.name, COUNT(m.digest) AS images, CAST(COALESCE(SUM(m.image_size), 0) AS BIGINT) AS bytes \
              FROM repositories r LEFT JOIN manifests m ON m.repository_id = r.id \
              WHERE r.account_id = $1 AND r.public = 0 GROUP BY r.name ORDER BY r.name",
         )

@@ -1542,3 +1542,13 @@ both!(
         assert!(meta.advisories_for_packages(&[]).await.unwrap().is_empty());
     }
 );
+
+both!(repository_usage_counts_images_and_bytes, |meta: Meta| async move {
+    let r = repo(&meta, "used", TagMutability::Mutable).await;
+    repo(&meta, "empty", TagMutability::Mutable).await;
+    scanned_image(&meta, &r, b"abc", None).await;
+    scanned_image(&meta, &r, b"defg", None).await;
+    let usage = meta.repository_usage(ACCT).await.unwrap();
+    // Each image: the 2-byte config and its 3-byte layer as the manifest declares them.
+    assert_eq!(usage, [("empty".to_string(), 0, 0), ("used".to_string(), 2, 10)]);
+});

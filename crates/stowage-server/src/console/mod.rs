@@ -63,11 +63,15 @@ impl Ctx {
     /// The request's session, or a redirect to the sign-in page (back to the
     /// page asked for after); the request is handed back for its body.
     pub async fn from_request(state: &AppState, req: Request) -> Result<(Ctx, Request), Response> {
-        let path = req
-            .uri()
-            .path_and_query()
-            .map_or("/console/", |p| p.as_str())
-            .to_string();
+        // After signing in, a form's page is gone: go back to the list then.
+        let path = if req.method() == axum::http::Method::GET {
+            req.uri()
+                .path_and_query()
+                .map_or("/console/", |p| p.as_str())
+                .to_string()
+        } else {
+            "/console/repositories".to_string()
+        };
         let facts = RequestFacts::from_extensions(req.extensions());
         match session::current(state, req.headers()).await {
             Some(session) => Ok((

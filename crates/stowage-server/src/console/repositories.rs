@@ -58,7 +58,10 @@ async fn usage(ctx: &Ctx) -> HashMap<String, (u64, u64)> {
         .meta
         .repository_usage(&ctx.session.identity.account_id)
         .await
-        .unwrap_or_default()
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "reading repository usage failed");
+            Vec::new()
+        })
         .into_iter()
         .map(|(name, images, bytes)| (name, (images, bytes)))
         .collect()

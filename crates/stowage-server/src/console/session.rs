@@ -1,6 +1,7 @@
 //! Console sign-in: an access key pair is checked (the secret compared in
-//! constant time) and exchanged for a session cookie holding a registry login
-//! token (MAC'd, 12 hours; `HttpOnly`, `SameSite=Strict`, `Secure` over TLS).
+//! constant time) and exchanged for a session cookie holding a MAC'd token
+//! (12 hours; `HttpOnly`, `SameSite=Strict`, `Secure` over TLS) under a key of
+//! its own, so it is not a registry password.
 //! Every form carries a CSRF token derived from the session, checked in
 //! constant time on every POST.
 
@@ -63,7 +64,7 @@ fn cookie_value(headers: &HeaderMap) -> Option<&str> {
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Option<Session> {
     let value = cookie_value(headers)?;
     let now = stowage_meta::now_ms() / 1000;
-    match tokens::verify(state, value, now).await {
+    match tokens::verify_for(state, value, now, tokens::Purpose::Console).await {
         Ok(Ok(identity)) => Some(Session {
             identity,
             csrf: csrf_of(value),
@@ -101,7 +102,7 @@ pub async fn sign_in(
         session_key: key.session_token.is_some().then(|| access_key_id.trim().to_string()),
     };
     let now = stowage_meta::now_ms() / 1000;
-    let token = tokens::issue(state, &identity, now, LIFETIME_SECS).await?;
+    let token = tokens::issue_for(state, &identity, now, LIFETIME_SECS, tokens::Purpose::Console).await?;
     Ok(set_cookie(&token.password, LIFETIME_SECS, secure))
 }
 

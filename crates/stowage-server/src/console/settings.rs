@@ -45,7 +45,10 @@ async fn page(ctx: &Ctx, message: Option<String>, error: Option<String>, status:
         .meta
         .repository_usage(&ctx.session.identity.account_id)
         .await
-        .unwrap_or_default();
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "reading repository usage failed");
+            Vec::new()
+        });
     // Usage rides on DescribeRepositories: a user who may not list repositories sees no chart.
     let may_list = ctx
         .call(Operation::DescribeRepositories, json!({ "maxResults": 1 }))

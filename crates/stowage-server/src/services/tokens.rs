@@ -53,6 +53,23 @@ fn mac(key: &[u8], payload: &str) -> Hmac<Sha256> {
     m
 }
 
+/// What a token is for: a registry login password, or a console session.
+/// Each is MAC'd under its own key (the console's derived from the
+/// registry's), so a console cookie is never a registry password.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Registry,
+    Console,
+}
+
+/// The MAC key of a purpose.
+fn purpose_key(key: &[u8], purpose: Purpose) -> Vec<u8> {
+    match purpose {
+        Purpose::Registry => key.to_vec(),
+        Purpose::Console => mac(key, "stowage console session").finalize().into_bytes().to_vec(),
+    }
+}
+
 /// Issues a token for `who`, valid for `lifetime_secs` (12 hours for
 /// GetAuthorizationToken) from `now` (epoch seconds).
 pub async fn issue(
@@ -61,7 +78,21 @@ pub async fn issue(
     now: i64,
     lifetime_secs: i64,
 ) -> Result<IssuedToken, stowage_meta::MetaError> {
-    let key = state.token_keys.current(&state.meta, &state.master_key).await?;
+    issue_for(state, who, now, lifetime_secs, Purpose::Registry).await
+}
+
+/// Issues a token for one purpose.
+pub async fn issue_for(
+    state: &AppState,
+    who: &Identity,
+    now: i64,
+    lifetime_secs: i64,
+    purpose: Purpose,
+) -> Result<IssuedToken, stowage_meta::MetaError> {
+    let key = purpose_key(
+        &state.token_keys.current(&state.meta, &state.master_key).await?,
+        purpose,
+    );
     let claims = Claims {
         v: 1,
         account: who.account_id.clone(),
@@ -86,7 +117,20 @@ pub async fn verify(
     password: &str,
     now: i64,
 ) -> Result<Result<Identity, TokenError>, stowage_meta::MetaError> {
-    let key = state.token_keys.current(&state.meta, &state.master_key).await?;
+    verify_for(state, password, now, Purpose::Registry).await
+}
+
+/// Verifies a token of one purpose.
+pub async fn verify_for(
+    state: &AppState,
+    password: &str,
+    now: i64,
+    purpose: Purpose,
+) -> Result<Result<Identity, TokenError>, stowage_meta::MetaError> {
+    let key = purpose_key(
+        &state.token_keys.current(&state.meta, &state.master_key).await?,
+        purpose,
+    );
     Ok(verify_with_key(&key, password, now))
 }
 

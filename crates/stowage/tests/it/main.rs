@@ -20,6 +20,7 @@ mod registry_ops;
 mod registry_uploads;
 
 mod authz;
+mod console;
 mod ecr_boto3;
 mod ecr_cli;
 mod ecr_public;

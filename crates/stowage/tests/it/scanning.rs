@@ -47,7 +47,7 @@ const SCAN_DEADLINE: Duration = Duration::from_secs(30);
 const SEVERITIES: [&str; 6] = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED"];
 
 /// The advisories the tests import (PyPI folders of the packages above).
-fn advisories() -> PathBuf {
+pub(crate) fn advisories() -> PathBuf {
     repo_root().join("crates/stowage/tests/data/scan-advisories")
 }
 
@@ -63,7 +63,7 @@ type Key = (String, String, String);
 /// `var/lib/dpkg/status` (the machine's own, Debian 12), [`SITE`] and
 /// [`VENV_SITE`] (pip), `app/node_modules` (npm). Prepared in a temp dir and
 /// renamed into place, so a directory that exists is complete.
-async fn content() -> PathBuf {
+pub(crate) async fn content() -> PathBuf {
     let scratch = PathBuf::from(require_env("STOWAGE_TEST_TMPDIR"));
     let done = scratch.join("scanning-content-v1");
     if done.is_dir() {
@@ -127,7 +127,7 @@ fn copy_tree(from: &Path, to: &Path) {
 
 /// Builds a busybox image with `tops` of the content (each a layer, after
 /// busybox and a message file); returns its local reference.
-async fn build_image(docker: &Docker, content: &Path, tops: &[&str]) -> String {
+pub(crate) async fn build_image(docker: &Docker, content: &Path, tops: &[&str]) -> String {
     let tops: Vec<String> = tops.iter().map(|t| t.to_string()).collect();
     let (reference, _) = docker
         .build_busybox_with("scanned", |dir| {
@@ -308,7 +308,7 @@ fn newest_modified(dir: &Path) -> f64 {
 // ---------------------------------------------------------------------------
 
 /// `stowage vulndb import PATH`; returns its report.
-fn import(s: &TestServer, path: &Path) -> Value {
+pub(crate) fn import(s: &TestServer, path: &Path) -> Value {
     let out = s.admin(&["vulndb", "import", path.to_str().unwrap()]);
     assert!(out.status.success(), "vulndb import: {}", describe(&out));
     serde_json::from_slice(&out.stdout).expect("vulndb import prints a JSON report")
