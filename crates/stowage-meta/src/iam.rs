@@ -604,4 +604,28 @@ impl Meta {
         }
         Ok(out)
     }
+
+    /// Sets (or replaces) a user's console password hash.
+    pub async fn set_console_password(&self, principal_arn: &str, password_hash: &str) -> Result<(), MetaError> {
+        sqlx::query(
+            "INSERT INTO console_passwords (principal_arn, password_hash, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (principal_arn) DO UPDATE SET password_hash = excluded.password_hash, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(principal_arn)
+        .bind(password_hash)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A user's console password hash, if one is set.
+    pub async fn console_password(&self, principal_arn: &str) -> Result<Option<String>, MetaError> {
+        let row = sqlx::query("SELECT password_hash FROM console_passwords WHERE principal_arn = $1")
+            .bind(principal_arn)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| get(&r, "password_hash")).transpose()
+    }
 }

@@ -49,6 +49,11 @@ enum Command {
         #[command(subcommand)]
         command: stowage::commands::vulndb::VulndbCommand,
     },
+    /// IAM users' console passwords.
+    Iam {
+        #[command(subcommand)]
+        command: stowage::commands::iam::IamCommand,
+    },
     /// Image scanning: print an image's packages as an SBOM.
     Scan {
         #[command(subcommand)]
@@ -193,6 +198,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Vulndb { command } => {
             let state = stowage::open(&config, None).await?;
             stowage::commands::vulndb::execute(&state, command, &mut std::io::stdout().lock()).await
+        }
+        Command::Iam { command } => {
+            let state = stowage::open(&config, None).await?;
+            stowage::commands::iam::execute(&state, command, std::io::stdin().lock(), &mut std::io::stdout().lock())
+                .await
         }
         Command::Scan { command } => {
             let state = stowage::open(&config, None).await?;

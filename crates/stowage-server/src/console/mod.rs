@@ -215,6 +215,13 @@ struct SignInForm {
     access_key_id: String,
     #[serde(default)]
     secret_access_key: String,
+    /// Or an IAM user's console password.
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    account: String,
     #[serde(default)]
     next: String,
 }
@@ -225,7 +232,17 @@ async fn sign_in(State(state): State<AppState>, req: Request) -> Response {
         return (StatusCode::BAD_REQUEST, "malformed form").into_response();
     };
     let next = next_path(&form.next);
-    match session::sign_in(&state, &form.access_key_id, &form.secret_access_key, secure).await {
+    let signed_in = if form.user.is_empty() {
+        session::sign_in(&state, &form.access_key_id, &form.secret_access_key, secure).await
+    } else {
+        let account = if form.account.trim().is_empty() {
+            &state.config.account_id
+        } else {
+            form.account.trim()
+        };
+        session::sign_in_with_password(&state, account, &form.user, &form.password, secure).await
+    };
+    match signed_in {
         Ok(cookie) => ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response(),
         Err(session::SignInError::Wrong) => (
             StatusCode::UNAUTHORIZED,

@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 
 use crate::AppState;
 use crate::auth::Identity;
-use crate::services::{credentials, tokens};
+use crate::services::{console_passwords, credentials, tokens};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "stowage_console";
@@ -76,7 +76,7 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Option<Session> {
 /// Why a sign-in failed (one message for every cause, so it tells nothing).
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
-    #[error("The access key ID or secret access key is not correct.")]
+    #[error("The credentials are not correct.")]
     Wrong,
     #[error(transparent)]
     Meta(#[from] stowage_meta::MetaError),
@@ -101,8 +101,27 @@ pub async fn sign_in(
         principal_arn: key.principal_arn,
         session_key: key.session_token.is_some().then(|| access_key_id.trim().to_string()),
     };
+    start(state, &identity, secure).await
+}
+
+/// Checks an IAM user's console password; returns the `Set-Cookie` value of a new session.
+pub async fn sign_in_with_password(
+    state: &AppState,
+    account_id: &str,
+    user: &str,
+    password: &str,
+    secure: bool,
+) -> Result<HeaderValue, SignInError> {
+    match console_passwords::check(state, account_id, user.trim(), password).await? {
+        Some(identity) => start(state, &identity, secure).await,
+        None => Err(SignInError::Wrong),
+    }
+}
+
+/// A new session's cookie for `identity`.
+async fn start(state: &AppState, identity: &Identity, secure: bool) -> Result<HeaderValue, SignInError> {
     let now = stowage_meta::now_ms() / 1000;
-    let token = tokens::issue_for(state, &identity, now, LIFETIME_SECS, tokens::Purpose::Console).await?;
+    let token = tokens::issue_for(state, identity, now, LIFETIME_SECS, tokens::Purpose::Console).await?;
     Ok(set_cookie(&token.password, LIFETIME_SECS, secure))
 }
 

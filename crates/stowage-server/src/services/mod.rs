@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod authz;
+pub mod console_passwords;
 pub mod credentials;
 pub mod downloads;
 pub mod encryption;

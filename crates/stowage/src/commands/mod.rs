@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod iam;
 pub mod lifecycle;
 pub mod scan;
 pub mod vulndb;

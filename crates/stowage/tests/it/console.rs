@@ -36,7 +36,7 @@ const COOKIE: &str = "stowage_console";
 /// The message of a form refused for its CSRF token.
 const CSRF_REFUSED: &str = "The form has expired or did not come from this console.";
 /// The message of a refused sign-in.
-const WRONG_KEY: &str = "The access key ID or secret access key is not correct.";
+const WRONG_KEY: &str = "The credentials are not correct.";
 
 // ---------------------------------------------------------------------------
 // chromedriver + headless Chromium
@@ -1131,4 +1131,69 @@ async fn pages_need_a_session_and_forms_the_csrf_token() {
     // With the token, signing out clears the cookie.
     let (status, location, _) = post_form(&session, &s.url("/console/sign-out"), &[("csrf", &csrf)]).await;
     assert_eq!((status, location.as_str()), (303, "/console/sign-in"));
+}
+
+/// An IAM user with a console password (`stowage iam set-console-password`,
+/// read from stdin) signs in with it, as themselves; a wrong password, an
+/// unknown user and a user without a password all get the same answer; a
+/// password too short is refused by the command.
+#[tokio::test]
+async fn a_user_signs_in_with_a_console_password() {
+    let s = TestServer::start().await;
+    let out = s.admin(&["admin", "create-access-key", "--user", "carol"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = s.admin(&["admin", "create-access-key", "--user", "dave"]);
+    assert!(out.status.success());
+    let short = s.admin_with_input(&["iam", "set-console-password", "carol"], b"short\n");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("8 to 128 characters"));
+    let nobody = s.admin_with_input(&["iam", "set-console-password", "nobody"], b"long enough password\n");
+    assert!(!nobody.status.success());
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("no IAM user 'nobody'"));
+    let set = s.admin_with_input(&["iam", "set-console-password", "carol"], b"correct horse battery\n");
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+
+    let anon = with_cookie(None);
+    let sign_in = s.url("/console/sign-in");
+    for (user, password) in [
+        ("carol", "correct horse batter"),
+        ("nobody", "correct horse battery"),
+        ("dave", "correct horse battery"),
+    ] {
+        let (status, _, body) = post_form(&anon, &sign_in, &[("user", user), ("password", password)]).await;
+        assert_eq!(status, 401, "{user}");
+        assert!(body.contains(WRONG_KEY), "{body}");
+    }
+    let (status, location, _) = post_form(
+        &anon,
+        &sign_in,
+        &[
+            ("user", "carol"),
+            ("password", "correct horse battery"),
+            ("next", "/console/settings"),
+        ],
+    )
+    .await;
+    assert_eq!((status, location.as_str()), (303, "/console/settings"));
+    let r = anon
+        .post(s.url("/console/sign-in"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("user=carol&password=correct+horse+battery")
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    let cookie = cookie
+        .strip_prefix(&format!("{COOKIE}="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
+    let page = with_cookie(Some(&cookie))
+        .get(s.url("/console/repositories"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("carol · "), "signed in as carol: {html}");
 }

@@ -345,6 +345,22 @@ impl TestServer {
             .expect("running stowage admin command")
     }
 
+    /// Runs an admin subcommand with `input` on its standard input.
+    pub fn admin_with_input(&self, args: &[&str], input: &[u8]) -> std::process::Output {
+        use std::io::Write as _;
+        let mut child = self
+            .command()
+            .args(args)
+            .args(self.common_args())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("running stowage admin command");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
     /// Creates a repository with `stowage repo create`.
     pub fn create_repo(&self, name: &str) {
         let out = self.admin(&["repo", "create", name]);
