@@ -211,6 +211,9 @@ impl Header {
         // (sh_name, section, sh_link) of section `i`.
         let raw = |i: u64| -> Option<(u32, Section, u32)> {
             let at = self.shoff.checked_add(i.checked_mul(entsize)?)?;
+            // Every field read below lies within the entry: the entry's end
+            // must not overflow, or neither may the fields' offsets.
+            at.checked_add(entsize)?;
             let w = |n: u64| if self.is_64 { 8 * n } else { 4 * n };
             let section = Section {
                 kind: r.u32(at + 4)?,

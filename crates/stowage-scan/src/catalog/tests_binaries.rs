@@ -726,3 +726,23 @@ fn inline_format_without_section_headers_and_dep_v0_in_a_32_bit_file() {
         Some(true)
     );
 }
+
+/// A fuzzer-found layer (an ELF whose Go build info is damaged) is indexed
+/// and cataloged without a panic, under the fuzz target's limits.
+#[test]
+fn fuzz_regression_damaged_go_build_info() {
+    let data = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz-regressions/layer_index-go-buildinfo.tar"),
+    )
+    .unwrap();
+    let limits = Limits {
+        max_total_bytes: 16 << 20,
+        max_file_bytes: 1 << 20,
+        max_archive_bytes: 1 << 20,
+        max_binary_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    if let Ok(index) = index_layer(&data[..], &limits) {
+        let _ = image_inventory(&[index]);
+    }
+}
