@@ -168,6 +168,19 @@ fn create_input(form: &CreateForm) -> Value {
     if !form.kms_key.trim().is_empty() {
         input["encryptionConfiguration"]["kmsKey"] = form.kms_key.trim().into();
     }
+    let tags: Vec<Value> = form
+        .tags
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            let (k, v) = t.split_once('=').unwrap_or((t, ""));
+            json!({ "Key": k.trim(), "Value": v.trim() })
+        })
+        .collect();
+    if !tags.is_empty() {
+        input["tags"] = tags.into();
+    }
     input
 }
 
@@ -278,5 +291,45 @@ pub async fn delete(State(state): State<AppState>, req: Request) -> Response {
     {
         Ok(_) => Redirect::to("/console/repositories").into_response(),
         Err(e) => ctx.error(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_form_becomes_create_repository_input() {
+        let form = CreateForm {
+            name: " team/app ".into(),
+            mutability: "IMMUTABLE_WITH_EXCLUSION".into(),
+            exclusions: "latest, dev-*".into(),
+            scan_on_push: Some("true".into()),
+            encryption: "KMS".into(),
+            kms_key: "alias/app".into(),
+            tags: "team=web, cost = 42".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            create_input(&form),
+            json!({
+                "repositoryName": "team/app",
+                "imageTagMutability": "IMMUTABLE_WITH_EXCLUSION",
+                "imageTagMutabilityExclusionFilters": [
+                    {"filterType": "WILDCARD", "filter": "latest"},
+                    {"filterType": "WILDCARD", "filter": "dev-*"}
+                ],
+                "imageScanningConfiguration": {"scanOnPush": true},
+                "encryptionConfiguration": {"encryptionType": "KMS", "kmsKey": "alias/app"},
+                "tags": [{"Key": "team", "Value": "web"}, {"Key": "cost", "Value": "42"}]
+            })
+        );
+        let defaults = create_input(&CreateForm {
+            name: "a".into(),
+            ..Default::default()
+        });
+        assert_eq!(defaults["imageTagMutability"], "MUTABLE");
+        assert_eq!(defaults["encryptionConfiguration"], json!({"encryptionType": "AES256"}));
+        assert!(defaults.get("tags").is_none());
     }
 }

@@ -58,6 +58,9 @@ pub struct CreateForm {
     pub encryption: String,
     #[serde(default)]
     pub kms_key: String,
+    /// Resource tags as `key=value, key=value`.
+    #[serde(default)]
+    pub tags: String,
 }
 
 /// The form as the template shows it.
@@ -68,6 +71,7 @@ pub struct CreateFormView {
     pub scan_on_push: bool,
     pub encryption: String,
     pub kms_key: String,
+    pub tags: String,
 }
 
 impl From<&CreateForm> for CreateFormView {
@@ -87,6 +91,7 @@ impl From<&CreateForm> for CreateFormView {
                 f.encryption.clone()
             },
             kms_key: f.kms_key.clone(),
+            tags: f.tags.clone(),
         }
     }
 }
@@ -406,6 +411,7 @@ mod tests {
             exclusions: EVIL.into(),
             encryption: EVIL.into(),
             kms_key: EVIL.into(),
+            tags: EVIL.into(),
             ..Default::default()
         };
         let page = RepositoriesPage {
