@@ -3,14 +3,14 @@
 //! expire and the bytes freed) through StartLifecyclePolicyPreview, and
 //! saving through PutLifecyclePolicy — so the API's validation and messages apply.
 
-use axum::extract::{FromRequest, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::views::{self, LifecyclePage, PreviewImage, PreviewView};
-use super::{Ctx, csrf_refused, render};
+use super::{Ctx, render};
 use crate::AppState;
 use crate::ecr::operation::Operation;
 
@@ -153,6 +153,12 @@ pub struct LifecycleForm {
     count_number: String,
 }
 
+impl super::PostedForm for LifecycleForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// The rule the editor's fields describe, or why it cannot be made.
 fn rule_from(form: &LifecycleForm) -> Result<Value, String> {
     let priority: u64 = form
@@ -187,17 +193,10 @@ fn rule_from(form: &LifecycleForm) -> Result<Value, String> {
 
 /// `POST /console/lifecycle`: `action` = `preview`, `save` or `add_rule`.
 pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
-    let (ctx, req) = match Ctx::from_request(&state, req).await {
+    let (ctx, form) = match Ctx::posted::<LifecycleForm>(&state, req).await {
         Ok(found) => found,
-        Err(redirect) => return redirect,
+        Err(refused) => return refused,
     };
-    let form = match axum::Form::<LifecycleForm>::from_request(req, &state).await {
-        Ok(axum::Form(f)) => f,
-        Err(_) => return csrf_refused(&ctx),
-    };
-    if !ctx.session.csrf_ok(&form.csrf) {
-        return csrf_refused(&ctx);
-    }
     let name = form.name.clone();
     match form.action.as_str() {
         "add_rule" => {

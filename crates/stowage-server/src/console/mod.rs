@@ -52,6 +52,11 @@ pub fn router() -> Router<AppState> {
         .route("/console/static/console.js", get(script))
 }
 
+/// A form a signed-in user posts: it carries the session's CSRF token.
+pub trait PostedForm: serde::de::DeserializeOwned {
+    fn csrf(&self) -> &str;
+}
+
 /// A signed-in request: who, from where, and the state.
 pub struct Ctx {
     pub state: AppState,
@@ -83,6 +88,16 @@ impl Ctx {
                 req,
             )),
             None => Err(Redirect::to(&format!("/console/sign-in?next={}", views::q(&path))).into_response()),
+        }
+    }
+
+    /// A signed-in POST's session and form, its CSRF token checked; else the
+    /// sign-in redirect, or a 403 page for a missing or wrong token.
+    pub async fn posted<F: PostedForm>(state: &AppState, req: Request) -> Result<(Ctx, F), Response> {
+        let (ctx, req) = Ctx::from_request(state, req).await?;
+        match axum::Form::<F>::from_request(req, state).await {
+            Ok(axum::Form(form)) if ctx.session.csrf_ok(form.csrf()) => Ok((ctx, form)),
+            _ => Err(csrf_refused(&ctx)),
         }
     }
 
@@ -174,7 +189,7 @@ pub fn render(page: &impl askama::Template) -> Response {
 }
 
 /// The refusal of a form whose CSRF token is missing or wrong.
-pub fn csrf_refused(ctx: &Ctx) -> Response {
+fn csrf_refused(ctx: &Ctx) -> Response {
     (
         StatusCode::FORBIDDEN,
         render(&ErrorPage {
@@ -263,17 +278,17 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn sign_out(State(state): State<AppState>, req: Request) -> Response {
-    let (ctx, req) = match Ctx::from_request(&state, req).await {
-        Ok(found) => found,
-        Err(redirect) => return redirect,
-    };
-    let Ok(axum::Form(form)) = axum::Form::<CsrfForm>::from_request(req, &state).await else {
-        return csrf_refused(&ctx);
-    };
-    if !ctx.session.csrf_ok(&form.csrf) {
-        return csrf_refused(&ctx);
+impl PostedForm for CsrfForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
     }
+}
+
+async fn sign_out(State(state): State<AppState>, req: Request) -> Response {
+    let (ctx, _) = match Ctx::posted::<CsrfForm>(&state, req).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
     let cookie = session::sign_out(ctx.facts.secure_transport);
     ([(header::SET_COOKIE, cookie)], Redirect::to("/console/sign-in")).into_response()
 }

@@ -2,7 +2,7 @@
 //! messages, delete) and who can pull and push, as the one authorization
 //! evaluator decides for each user and role of the account.
 
-use axum::extract::{FromRequest, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use stowage_meta::EntityKind;
 
 use super::views::{self, AccessRow, PermissionsPage};
-use super::{Ctx, csrf_refused, render};
+use super::{Ctx, render};
 use crate::AppState;
 use crate::auth::{self, Identity, Principal};
 use crate::ecr::operation::Operation;
@@ -138,19 +138,18 @@ pub struct PolicyForm {
     action: String,
 }
 
+impl super::PostedForm for PolicyForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// `POST /console/permissions`: `action` = `save` (SetRepositoryPolicy) or `delete`.
 pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
-    let (ctx, req) = match Ctx::from_request(&state, req).await {
+    let (ctx, form) = match Ctx::posted::<PolicyForm>(&state, req).await {
         Ok(found) => found,
-        Err(redirect) => return redirect,
+        Err(refused) => return refused,
     };
-    let form = match axum::Form::<PolicyForm>::from_request(req, &state).await {
-        Ok(axum::Form(f)) => f,
-        Err(_) => return csrf_refused(&ctx),
-    };
-    if !ctx.session.csrf_ok(&form.csrf) {
-        return csrf_refused(&ctx);
-    }
     let outcome = if form.action == "delete" || form.policy.trim().is_empty() {
         ctx.call(
             Operation::DeleteRepositoryPolicy,

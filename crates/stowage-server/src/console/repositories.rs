@@ -4,14 +4,14 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{FromRequest, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::views::{self, CreateForm, DeleteRepositoryPage, RepoRow, RepositoriesPage};
-use super::{Ctx, csrf_refused, render};
+use super::{Ctx, render};
 use crate::AppState;
 use crate::ecr::EcrError;
 use crate::ecr::operation::Operation;
@@ -186,17 +186,10 @@ fn create_input(form: &CreateForm) -> Value {
 
 /// `POST /console/repositories`: CreateRepository from the form.
 pub async fn create(State(state): State<AppState>, req: Request) -> Response {
-    let (ctx, req) = match Ctx::from_request(&state, req).await {
+    let (ctx, form) = match Ctx::posted::<CreateForm>(&state, req).await {
         Ok(found) => found,
-        Err(redirect) => return redirect,
+        Err(refused) => return refused,
     };
-    let form = match axum::Form::<CreateForm>::from_request(req, &state).await {
-        Ok(axum::Form(f)) => f,
-        Err(_) => return csrf_refused(&ctx),
-    };
-    if !ctx.session.csrf_ok(&form.csrf) {
-        return csrf_refused(&ctx);
-    }
     match ctx.call(Operation::CreateRepository, create_input(&form)).await {
         Ok(_) => Redirect::to(&format!("/console/repository?name={}", views::q(form.name.trim()))).into_response(),
         Err(e) if e.kind == "AccessDeniedException" => ctx.error(&e),
@@ -265,20 +258,19 @@ pub struct DeleteForm {
     confirm: String,
 }
 
+impl super::PostedForm for DeleteForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// `POST /console/repository/delete`: DeleteRepository (with its images)
 /// once the name was typed again.
 pub async fn delete(State(state): State<AppState>, req: Request) -> Response {
-    let (ctx, req) = match Ctx::from_request(&state, req).await {
+    let (ctx, form) = match Ctx::posted::<DeleteForm>(&state, req).await {
         Ok(found) => found,
-        Err(redirect) => return redirect,
+        Err(refused) => return refused,
     };
-    let form = match axum::Form::<DeleteForm>::from_request(req, &state).await {
-        Ok(axum::Form(f)) => f,
-        Err(_) => return csrf_refused(&ctx),
-    };
-    if !ctx.session.csrf_ok(&form.csrf) {
-        return csrf_refused(&ctx);
-    }
     if form.confirm.trim() != form.name {
         return confirm_page(&ctx, &form.name, Some("The name typed does not match.".into())).await;
     }

@@ -2,14 +2,14 @@
 //! server-side as SVG), the registry scanning configuration, and the account
 //! settings, each read and changed through its ECR operation.
 
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::views::{self, Bar, ScanningView, SettingsPage};
-use super::{Ctx, csrf_refused, render};
+use super::{Ctx, render};
 use crate::AppState;
 use crate::ecr::operation::Operation;
 
@@ -116,19 +116,18 @@ pub struct SettingsForm {
     value: String,
 }
 
+impl super::PostedForm for SettingsForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// `POST /console/settings`: `action` = `scanning` or `account`.
 pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
-    let (ctx, req) = match Ctx::from_request(&state, req).await {
+    let (ctx, form) = match Ctx::posted::<SettingsForm>(&state, req).await {
         Ok(found) => found,
-        Err(redirect) => return redirect,
+        Err(refused) => return refused,
     };
-    let form = match axum::Form::<SettingsForm>::from_request(req, &state).await {
-        Ok(axum::Form(f)) => f,
-        Err(_) => return csrf_refused(&ctx),
-    };
-    if !ctx.session.csrf_ok(&form.csrf) {
-        return csrf_refused(&ctx);
-    }
     let outcome = if form.action == "account" {
         ctx.call(
             Operation::PutAccountSetting,

@@ -63,6 +63,12 @@ pub struct CreateForm {
     pub tags: String,
 }
 
+impl super::PostedForm for CreateForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// The form as the template shows it.
 pub struct CreateFormView {
     pub name: String,

@@ -1211,9 +1211,6 @@ async fn a_lifecycle_rule_is_edited_previewed_and_saved() {
     let (old, new) = (bytes(21, 3000), bytes(22, 5000));
     s.push_image(&repo, "old", &old).await;
     s.push_image(&repo, "new", &new).await;
-    let old_size = image_detail(&s, &repo, "old").await["imageSizeInBytes"]
-        .as_u64()
-        .unwrap();
 
     let b = Browser::start(&s, "lifecycle").await;
     b.goto(&format!("/console/lifecycle?name={repo}")).await;
