@@ -39,20 +39,16 @@ pub struct RepositoryQuery {
 
 /// Every image of a repository through DescribeImages.
 async fn all_images(ctx: &Ctx, name: &str) -> Result<Vec<Value>, EcrError> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let mut input = json!({ "repositoryName": name, "maxResults": 1000 });
-        if let Some(t) = &token {
-            input["nextToken"] = t.clone().into();
-        }
-        let page = ctx.call(Operation::DescribeImages, input).await?;
-        out.extend(page["imageDetails"].as_array().cloned().unwrap_or_default());
-        match page["nextToken"].as_str() {
-            Some(t) => token = Some(t.to_string()),
-            None => return Ok(out),
-        }
-    }
+    let pages = ctx
+        .call_pages(
+            Operation::DescribeImages,
+            json!({ "repositoryName": name, "maxResults": 1000 }),
+        )
+        .await?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p["imageDetails"].as_array().cloned().unwrap_or_default())
+        .collect())
 }
 
 /// Weighted findings count, for sorting by findings (critical first).
@@ -182,18 +178,14 @@ pub struct ImageQuery {
 
 /// Every finding of an image's scan (basic or enhanced), or the scan's status alone.
 async fn findings(ctx: &Ctx, repo: &str, digest: &str) -> Result<(String, Vec<FindingRow>), EcrError> {
+    let input = json!({ "repositoryName": repo, "imageId": { "imageDigest": digest }, "maxResults": 1000 });
+    let pages = match ctx.call_pages(Operation::DescribeImageScanFindings, input).await {
+        Ok(p) => p,
+        Err(e) if e.kind == "ScanNotFoundException" => return Ok(("not scanned".into(), Vec::new())),
+        Err(e) => return Err(e),
+    };
     let mut rows = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let mut input = json!({ "repositoryName": repo, "imageId": { "imageDigest": digest }, "maxResults": 1000 });
-        if let Some(t) = &token {
-            input["nextToken"] = t.clone().into();
-        }
-        let page = match ctx.call(Operation::DescribeImageScanFindings, input).await {
-            Ok(p) => p,
-            Err(e) if e.kind == "ScanNotFoundException" => return Ok(("not scanned".into(), Vec::new())),
-            Err(e) => return Err(e),
-        };
+    for page in &pages {
         let found = &page["imageScanFindings"];
         for f in found["findings"].as_array().into_iter().flatten() {
             let attr = |key: &str| {
@@ -227,14 +219,12 @@ async fn findings(ctx: &Ctx, repo: &str, digest: &str) -> Result<(String, Vec<Fi
                 description: f["description"].as_str().unwrap_or_default().into(),
             });
         }
-        match page["nextToken"].as_str() {
-            Some(t) => token = Some(t.to_string()),
-            None => {
-                let status = page["imageScanStatus"]["status"].as_str().unwrap_or("—").to_string();
-                return Ok((status, rows));
-            }
-        }
     }
+    let status = pages
+        .last()
+        .and_then(|p| p["imageScanStatus"]["status"].as_str())
+        .unwrap_or("—");
+    Ok((status.to_string(), rows))
 }
 
 /// `GET /console/image?repository=&digest=&severity=`.

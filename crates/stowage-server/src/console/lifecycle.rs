@@ -253,32 +253,28 @@ async fn preview(ctx: &Ctx, name: &str, text: &str) -> Result<PreviewView, crate
         json!({ "repositoryName": name, "lifecyclePolicyText": text }),
     )
     .await?;
-    let mut images = Vec::new();
-    let mut token: Option<String> = None;
-    let summary = loop {
-        let mut input = json!({ "repositoryName": name, "maxResults": 100 });
-        if let Some(t) = &token {
-            input["nextToken"] = t.clone().into();
-        }
-        let page = ctx.call(Operation::GetLifecyclePolicyPreview, input).await?;
-        for r in page["previewResults"].as_array().into_iter().flatten() {
-            images.push(PreviewImage {
-                tags: r["imageTags"]
-                    .as_array()
-                    .map(|t| t.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
-                    .unwrap_or_else(|| "<untagged>".into()),
-                digest: views::short_digest(r["imageDigest"].as_str().unwrap_or_default()),
-                pushed: r["imagePushedAt"]
-                    .as_f64()
-                    .map_or_else(String::new, |s| views::time((s * 1000.0) as i64)),
-                rule: r["appliedRulePriority"].as_u64().unwrap_or(0),
-            });
-        }
-        match page["nextToken"].as_str() {
-            Some(t) if images.len() < 10_000 => token = Some(t.to_string()),
-            _ => break page["summary"].clone(),
-        }
-    };
+    let pages = ctx
+        .call_pages(
+            Operation::GetLifecyclePolicyPreview,
+            json!({ "repositoryName": name, "maxResults": 100 }),
+        )
+        .await?;
+    let images: Vec<PreviewImage> = pages
+        .iter()
+        .flat_map(|p| p["previewResults"].as_array().cloned().unwrap_or_default())
+        .map(|r| PreviewImage {
+            tags: r["imageTags"]
+                .as_array()
+                .map(|t| t.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+                .unwrap_or_else(|| "<untagged>".into()),
+            digest: views::short_digest(r["imageDigest"].as_str().unwrap_or_default()),
+            pushed: r["imagePushedAt"]
+                .as_f64()
+                .map_or_else(String::new, |s| views::time((s * 1000.0) as i64)),
+            rule: r["appliedRulePriority"].as_u64().unwrap_or(0),
+        })
+        .collect();
+    let summary = pages.last().map_or(Value::Null, |p| p["summary"].clone());
     Ok(PreviewView {
         count: summary["expiringImageTotalCount"]
             .as_u64()

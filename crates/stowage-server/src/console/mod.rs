@@ -52,6 +52,9 @@ pub fn router() -> Router<AppState> {
         .route("/console/static/console.js", get(script))
 }
 
+/// Most pages one listing reads (a page holds up to 1000 items).
+const MAX_PAGES: usize = 1000;
+
 /// A form a signed-in user posts: it carries the session's CSRF token.
 pub trait PostedForm: serde::de::DeserializeOwned {
     fn csrf(&self) -> &str;
@@ -120,6 +123,24 @@ impl Ctx {
             self.facts.clone(),
         )
         .await
+    }
+
+    /// Every page of a paginated operation (following `nextToken`, at most
+    /// [`MAX_PAGES`]), in order.
+    pub async fn call_pages(&self, op: Operation, input: Value) -> Result<Vec<Value>, EcrError> {
+        let mut pages: Vec<Value> = Vec::new();
+        loop {
+            let mut input = input.clone();
+            if let Some(token) = pages.last().and_then(|p| p["nextToken"].as_str()) {
+                input["nextToken"] = token.into();
+            }
+            let page = self.call(op, input).await?;
+            let more = page["nextToken"].is_string();
+            pages.push(page);
+            if !more || pages.len() >= MAX_PAGES {
+                return Ok(pages);
+            }
+        }
     }
 
     /// Whether the user may perform `op` on repository `name` (what decides

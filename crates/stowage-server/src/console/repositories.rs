@@ -36,20 +36,13 @@ pub struct ListQuery {
 
 /// Every repository the user may describe, through DescribeRepositories.
 async fn all_repositories(ctx: &Ctx) -> Result<Vec<Value>, EcrError> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let mut input = json!({ "maxResults": 1000 });
-        if let Some(t) = &token {
-            input["nextToken"] = t.clone().into();
-        }
-        let page = ctx.call(Operation::DescribeRepositories, input).await?;
-        out.extend(page["repositories"].as_array().cloned().unwrap_or_default());
-        match page["nextToken"].as_str() {
-            Some(t) => token = Some(t.to_string()),
-            None => return Ok(out),
-        }
-    }
+    let pages = ctx
+        .call_pages(Operation::DescribeRepositories, json!({ "maxResults": 1000 }))
+        .await?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p["repositories"].as_array().cloned().unwrap_or_default())
+        .collect())
 }
 
 /// (images, bytes) per repository name.

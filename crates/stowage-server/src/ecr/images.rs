@@ -331,12 +331,19 @@ pub(crate) fn image_not_found(id: &ImageId, repo: &Repository, account: &str) ->
 /// The `imageDetails` of some images, with their scan status and summary.
 async fn image_details(ctx: &ApiCtx, repo: &Repository, images: &[ImageRecord]) -> Result<Vec<Value>, EcrError> {
     let digests: Vec<Digest> = images.iter().map(|i| i.digest).collect();
-    let scans = ctx.state.meta.image_scans(repo.id, &digests).await?;
+    let scans: std::collections::HashMap<Digest, stowage_meta::ScanRecord> = ctx
+        .state
+        .meta
+        .image_scans(repo.id, &digests)
+        .await?
+        .into_iter()
+        .map(|s| (s.digest, s))
+        .collect();
     Ok(images
         .iter()
         .map(|i| {
             let mut v = image_detail(ctx, repo, i);
-            if let Some(scan) = scans.iter().find(|s| s.digest == i.digest) {
+            if let Some(scan) = scans.get(&i.digest) {
                 super::scanning::add_scan_summary(&mut v, scan);
             }
             v

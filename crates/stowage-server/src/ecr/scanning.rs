@@ -202,8 +202,8 @@ pub async fn describe_image_scan_findings(ctx: &ApiCtx, input: Value) -> Result<
         return Err(EcrError::new(
             "ScanNotFoundException",
             format!(
-                "Image scan does not exist for the image with '{}' in the repository with name '{}' in the registry with id '{}'",
-                req.image_id.json(),
+                "Image scan does not exist for the image with '{{imageDigest:'{digest}', imageTag:'{}'}}' in the repository with name '{}' in the registry with id '{}'",
+                req.image_id.json()["imageTag"].as_str().unwrap_or("null"),
                 repo.name,
                 ctx.account
             ),

@@ -129,11 +129,12 @@ pub async fn inventory_of(
 
 /// The stored findings of a scan record.
 pub fn findings_of(record: &ScanRecord) -> Vec<StoredFinding> {
-    record
-        .findings
-        .as_deref()
-        .and_then(|f| serde_json::from_str(f).ok())
-        .unwrap_or_default()
+    parse_findings(record.findings.as_deref())
+}
+
+/// Findings as stored (JSON); none when absent or unreadable.
+fn parse_findings(json: Option<&str>) -> Vec<StoredFinding> {
+    json.and_then(|f| serde_json::from_str(f).ok()).unwrap_or_default()
 }
 
 /// After an advisory import changed `advisory_ids`: marks the ENHANCED scans
@@ -247,11 +248,7 @@ async fn scan_one(state: &AppState, scan: &ClaimedScan) -> Result<Outcome, Image
     else {
         return Ok(Outcome::Gone);
     };
-    let previous: Vec<StoredFinding> = scan
-        .findings
-        .as_deref()
-        .and_then(|f| serde_json::from_str(f).ok())
-        .unwrap_or_default();
+    let previous = parse_findings(scan.findings.as_deref());
     let stored_inventory = scan
         .inventory
         .as_deref()
